@@ -1,0 +1,117 @@
+"""The one place that chooses between NumPy and CuPy.
+
+Compute code never imports CuPy. It asks this module for the array module:
+
+    xp = backend.array_module(x)    # numpy or cupy, whichever holds x
+    xp = backend.xp()               # the current backend, for new arrays
+
+and moves data across the host/device boundary only at the edges (data loading,
+logging, plotting) with `to_device` and `to_numpy`.
+
+The backend is NumPy unless `set_backend("cupy")` is called or the environment
+variable MINIDNI_BACKEND=cupy is set. The default float dtype is float32;
+`set_dtype("float64")` or MINIDNI_DTYPE=float64 changes it (gradient checks do).
+"""
+import os
+
+import numpy
+
+from .errors import BackendError
+
+_cupy = None          # the cupy module once the cupy backend has been selected
+_name = "numpy"
+_dtype = numpy.dtype(numpy.float32)
+
+_INSTALL_HINT = 'install the GPU extra: pip install -e ".[gpu]" (a CuPy wheel for your CUDA)'
+
+
+def _import_cupy():
+    """Import CuPy and check for a usable GPU, or raise BackendError saying which is missing."""
+    try:
+        import cupy
+    except ImportError as e:
+        raise BackendError(f"the cupy backend needs CuPy, which is not installed ({e}); {_INSTALL_HINT}") from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDA driver missing or broken: CuPy raises its own error types
+        raise BackendError(f"CuPy is installed but no usable GPU was found ({e})") from None
+    if count < 1:
+        raise BackendError("CuPy is installed but no GPU was found")
+    return cupy
+
+
+def set_backend(name):
+    """Select the array backend: "numpy" (default) or "cupy"."""
+    global _cupy, _name
+    name = str(name).lower()
+    if name == "numpy":
+        _name = "numpy"
+    elif name == "cupy":
+        _cupy = _import_cupy()
+        _name = "cupy"
+    else:
+        raise BackendError(f"unknown backend {name!r}: choose 'numpy' or 'cupy'")
+
+
+def get_backend():
+    """The name of the current backend: "numpy" or "cupy"."""
+    return _name
+
+
+def gpu_available():
+    """True when CuPy is installed and sees a GPU (never raises)."""
+    try:
+        _import_cupy()
+        return True
+    except BackendError:
+        return False
+
+
+def xp():
+    """The array module of the current backend (numpy or cupy)."""
+    return _cupy if _name == "cupy" else numpy
+
+
+def array_module(*arrays):
+    """The array module that holds `arrays` (numpy unless one is a CuPy array)."""
+    if _cupy is None:
+        return numpy
+    return _cupy.get_array_module(*arrays)
+
+
+def set_dtype(dtype):
+    """Set the default float dtype for new parameters and data: float32 or float64."""
+    global _dtype
+    dtype = numpy.dtype(dtype)
+    if dtype not in (numpy.float32, numpy.float64):
+        raise BackendError(f"default dtype must be float32 or float64, not {dtype}")
+    _dtype = dtype
+
+
+def get_dtype():
+    """The default float dtype (numpy.float32 unless changed)."""
+    return _dtype
+
+
+def to_device(a, dtype=None):
+    """Copy a host array (or anything array-like) to the current backend."""
+    return xp().asarray(a, dtype=dtype)
+
+
+def to_numpy(a):
+    """Copy an array from whatever device holds it to a NumPy array on the host."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return _cupy.asnumpy(a)
+    return numpy.asarray(a)
+
+
+def synchronize():
+    """Wait for queued GPU work (for timing); a no-op on NumPy."""
+    if _name == "cupy":
+        _cupy.cuda.get_current_stream().synchronize()
+
+
+if os.environ.get("MINIDNI_BACKEND"):
+    set_backend(os.environ["MINIDNI_BACKEND"])
+if os.environ.get("MINIDNI_DTYPE"):
+    set_dtype(os.environ["MINIDNI_DTYPE"])

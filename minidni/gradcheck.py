@@ -1,0 +1,52 @@
+"""Finite-difference gradient checks (centred differences, float64), as in CS231n.
+
+    err = check_module(layer, x)       # max relative error over dx and every dparam
+
+Use float64 parameters and inputs (`minidni.set_dtype("float64")` before building).
+"""
+import numpy as np
+
+from .backend import array_module, to_numpy
+
+
+def rel_error(a, b):
+    """max |a - b| / max(|a| + |b|, tiny), elementwise: ~1e-7 or smaller means they agree."""
+    a, b = to_numpy(a), to_numpy(b)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8))) if a.size else 0.0
+
+
+def numerical_grad(f, x, eps=1e-6):
+    """d f() / d x by centred differences; f reads x (which is perturbed in place) and returns a scalar."""
+    grad = np.zeros(x.shape)
+    flat = x.reshape(-1)          # a view: writing it perturbs x
+    for i in range(flat.size):
+        old = flat[i].item()
+        flat[i] = old + eps
+        f_plus = float(f())
+        flat[i] = old - eps
+        f_minus = float(f())
+        flat[i] = old
+        grad.reshape(-1)[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def check_module(module, x, rng=None, eps=1e-6):
+    """Compare `module.backward` with finite differences for x and every parameter.
+
+    The scalar checked is L = sum(forward(x) * r) for a fixed random r, so dL/dy = r.
+    Returns {"x": err, "W": err, ...}: the relative error of each gradient.
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    y = module.forward(x)
+    r = array_module(y).asarray(rng.standard_normal(y.shape), dtype=y.dtype)
+
+    def loss():
+        return (module.forward(x) * r).sum()
+
+    loss()
+    dx = module.backward(r)
+    analytic = {"x": dx, **{k: v.copy() for k, v in module.grads.items()}}
+    errors = {"x": rel_error(dx, numerical_grad(loss, x, eps))}
+    for name, p in module.params.items():
+        errors[name] = rel_error(analytic[name], numerical_grad(loss, p, eps))
+    return errors
