@@ -1,0 +1,96 @@
+"""2-D convolution by im2col: gather every kernel window into one matrix, then one GEMM.
+
+Memory layout. The window matrix `cols` is laid out (C, kh, kw, N, Ho, Wo), so its
+reshape to the GEMM operand (C*kh*kw, N*Ho*Wo) is free and the GEMM result
+(F, N*Ho*Wo) is already the output in channel-major memory. Outputs are returned as
+(N, F, Ho, Wo) views of that (F, N, Ho, Wo) memory rather than copied to NCHW order:
+element-wise layers keep the layout, and the next conv or pooling layer, which wants
+channel-major input, transposes it back for free. Gradients flow back the same way,
+so a stack of conv, pooling and activation layers makes no transposing copies.
+"""
+import numpy as np
+
+from ..errors import ShapeError
+from .init import initialise
+from .module import Module, array_module, check_input, parameter
+
+
+def pair(k):
+    """An int k -> (k, k); a pair -> a tuple."""
+    return (k, k) if np.isscalar(k) else tuple(k)
+
+
+def im2col(x, kernel, stride=1, padding=0, fill=0.0):
+    """x: (N, C, H, W) -> cols: (C, kh, kw, N, Ho, Wo), cols[c, i, j, n, r, s] = xpad[n, c, sh*r + i, sw*s + j].
+
+    `kernel`, `stride`, `padding` are ints or (height, width) pairs; the border is
+    padded with `fill` (0 for convolution, -inf for max pooling).
+    """
+    xp = array_module(x)
+    (kh, kw), (sh, sw), (ph, pw) = pair(kernel), pair(stride), pair(padding)
+    N, C, H, W = x.shape
+    Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    if Ho < 1 or Wo < 1:
+        raise ShapeError(f"a {kh}x{kw} window does not fit input {tuple(x.shape)} with padding {padding}")
+    xt = x.transpose(1, 0, 2, 3)                      # (C, N, H, W)
+    if ph or pw:
+        xt = xp.pad(xt, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    cols = xp.empty((C, kh, kw, N, Ho, Wo), dtype=x.dtype)
+    for i in range(kh):                               # loop over kernel offsets only: each is one strided-slice copy
+        for j in range(kw):
+            cols[:, i, j] = xt[:, :, i:i + sh * Ho:sh, j:j + sw * Wo:sw]
+    return cols
+
+
+def col2im(cols, x_shape, stride=1, padding=0):
+    """The adjoint of im2col: cols: (C, kh, kw, N, Ho, Wo) -> dx: (N, C, H, W), summed where windows overlap."""
+    xp = array_module(cols)
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
+    C, kh, kw, N, Ho, Wo = cols.shape
+    H, W = x_shape[2:]
+    dxt = xp.zeros((C, N, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxt[:, :, i:i + sh * Ho:sh, j:j + sw * Wo:sw] += cols[:, i, j]
+    return dxt[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3)
+
+
+class Conv2d(Module):
+    """x: (N, C, H, W) -> y: (N, F, Ho, Wo).  W: (F, C, kh, kw), b: (F,).
+
+    Ho = (H + 2 padding - kh) // stride + 1, and likewise Wo. `kernel_size`, `stride`
+    and `padding` are ints or (height, width) pairs. `rng` (numpy.random.Generator)
+    draws the initial weights; `init` is "he", "xavier" or "zeros". The bias starts at zero.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None, init="he"):
+        super().__init__()
+        rng = rng if rng is not None else np.random.default_rng(0)
+        kh, kw = pair(kernel_size)
+        shape = (out_channels, in_channels, kh, kw)
+        self.params["W"] = parameter(initialise(init, rng, shape, in_channels * kh * kw, out_channels * kh * kw))
+        self.params["b"] = parameter(np.zeros(out_channels))
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x):
+        W, b = self.params["W"], self.params["b"]
+        F, C, kh, kw = W.shape
+        check_input(x, "Conv2d", ndim=4, dtype=W.dtype)
+        if x.shape[1] != C:
+            raise ShapeError(f"Conv2d: expected {C} input channels (axis 1), got shape {tuple(x.shape)}")
+        self.x_shape = x.shape
+        self.cols = im2col(x, (kh, kw), self.stride, self.padding)   # (C, kh, kw, N, Ho, Wo)
+        N, Ho, Wo = self.cols.shape[3:]
+        y = W.reshape(F, -1) @ self.cols.reshape(C * kh * kw, -1)    # (F, C*kh*kw) @ (C*kh*kw, N*Ho*Wo)
+        y += b[:, None]
+        return y.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
+
+    def backward(self, dy):
+        W = self.params["W"]
+        F = W.shape[0]
+        dy = dy.transpose(1, 0, 2, 3).reshape(F, -1)                  # (F, N*Ho*Wo)
+        cols = self.cols.reshape(-1, dy.shape[1])                     # (C*kh*kw, N*Ho*Wo)
+        self.grads["W"] = (dy @ cols.T).reshape(W.shape)               # (F, N*Ho*Wo) @ (N*Ho*Wo, C*kh*kw)
+        self.grads["b"] = dy.sum(axis=1)
+        dcols = W.reshape(F, -1).T @ dy                                # (C*kh*kw, F) @ (F, N*Ho*Wo)
+        return col2im(dcols.reshape(self.cols.shape), self.x_shape, self.stride, self.padding)

@@ -1,0 +1,52 @@
+"""The epoch loop shared by every training method: batches, NaN guard, evaluation, history."""
+import math
+import time
+
+import numpy as np
+
+from ..backend import to_device, to_numpy
+from ..data import batches
+from ..errors import DivergenceError
+
+
+def evaluate(model, x, y, batch_size=500):
+    """Test accuracy of `model` (switched to eval mode for the pass) on host arrays x, y."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for start in range(0, len(x), batch_size):
+        logits = model.forward(to_device(x[start:start + batch_size]))
+        correct += int((to_numpy(logits).argmax(axis=1) == y[start:start + batch_size]).sum())
+    model.train(was_training)
+    return correct / len(x)
+
+
+def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=None):
+    """Train `trainer` (Backprop, DNI, ...) on `data` for `epochs`; return the history.
+
+    history: [{"epoch", "train_loss", "test_accuracy", "seconds"}], seconds since start.
+    `progress` wraps the batch iterator (e.g. a tqdm factory); `on_epoch(record)` is
+    called after each epoch. A NaN or infinite loss stops training with DivergenceError
+    naming the step.
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    model, history, start = trainer.model, [], time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        losses = []
+        it = batches(data.x_train, data.y_train, batch_size, rng)
+        if progress is not None:
+            it = progress(it, epoch)
+        for xb, yb in it:
+            loss = float(trainer.step(xb, yb))
+            if not math.isfinite(loss):
+                raise DivergenceError(f"training diverged: loss is {loss} at step {trainer.t} (epoch {epoch}); "
+                                      "try a smaller learning rate")
+            losses.append(loss)
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+                  "test_accuracy": evaluate(model, data.x_test, data.y_test),
+                  "seconds": time.perf_counter() - start}
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+    return history

@@ -1,0 +1,42 @@
+"""SGD with momentum and Adam walk params/grads; checked against PyTorch's optimisers."""
+import numpy as np
+import pytest
+
+from minidni import backend
+from minidni.nn import Linear
+from minidni.optim import SGD, Adam, make_optimizer
+
+torch = pytest.importorskip("torch", reason="PyTorch is the reference for the optimiser tests")
+
+
+def _run_both(make_ours, make_theirs, steps=5):
+    rng = np.random.default_rng(0)
+    layer = Linear(4, 3, rng)
+    W0 = backend.to_numpy(layer.params["W"]).astype(np.float64)
+    W_t = torch.tensor(W0, requires_grad=True)
+    ours, theirs = make_ours(layer), make_theirs([W_t])
+    for _ in range(steps):
+        g = rng.standard_normal(W0.shape)
+        layer.grads = {"W": backend.to_device(g, dtype=layer.params["W"].dtype),
+                       "b": backend.xp().zeros_like(layer.params["b"])}
+        ours.step()
+        W_t.grad = torch.tensor(g)
+        theirs.step()
+    return backend.to_numpy(layer.params["W"]), W_t.detach().numpy()
+
+
+@pytest.mark.parametrize("momentum,wd", [(0.0, 0.0), (0.9, 0.0), (0.9, 1e-2)])
+def test_sgd_matches_torch(float64, momentum, wd):
+    a, b = _run_both(lambda m: SGD(m, lr=0.1, momentum=momentum, weight_decay=wd),
+                     lambda p: torch.optim.SGD(p, lr=0.1, momentum=momentum, weight_decay=wd))
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_adam_matches_torch(float64):
+    a, b = _run_both(lambda m: Adam(m, lr=0.01), lambda p: torch.optim.Adam(p, lr=0.01))
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_make_optimizer_names_the_choices():
+    with pytest.raises(ValueError, match="'sgd' or 'adam'"):
+        make_optimizer("rmsprop", Linear(2, 2), 0.1)
