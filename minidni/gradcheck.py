@@ -35,18 +35,19 @@ def numerical_grad(f, x, eps=1e-6):
     return grad
 
 
-def check_module(module, x, rng=None, eps=1e-6):
+def check_module(module, x, *context, rng=None, eps=1e-6):
     """Compare `module.backward` with finite differences for x and every parameter.
 
-    The scalar checked is L = sum(forward(x) * r) for a fixed random r, so dL/dy = r.
+    The scalar checked is L = sum(forward(x, *context) * r) for a fixed random r, so
+    dL/dy = r. `context` holds inputs that get no gradient (cDNI's labels).
     Returns {"x": err, "W": err, ...}: the relative error of each gradient.
     """
     rng = rng if rng is not None else np.random.default_rng(0)
-    y = module.forward(x)
+    y = module.forward(x, *context)
     r = array_module(y).asarray(rng.standard_normal(y.shape), dtype=y.dtype)
 
     def loss():
-        return (module.forward(x) * r).sum()
+        return (module.forward(x, *context) * r).sum()
 
     loss()
     dx = module.backward(r)

@@ -123,10 +123,25 @@ class Flatten(Module):
         return dy.reshape(self.in_shape)
 
 
+class Reshape(Module):
+    """(N, ...) -> (N, *shape): the inverse of Flatten."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x.reshape((x.shape[0],) + self.shape)
+
+    def backward(self, dy):
+        return dy.reshape(self.in_shape)
+
+
 def parameter(a):
     """Move an initialised host array to the current backend in the default dtype."""
     from ..backend import get_dtype, to_device
     return to_device(a, dtype=get_dtype())
 
 
-__all__ = ["Module", "Sequential", "Flatten", "check_input", "parameter", "array_module"]
+__all__ = ["Module", "Sequential", "Flatten", "Reshape", "check_input", "parameter", "array_module"]

@@ -5,7 +5,6 @@ import time
 import numpy as np
 
 from ..backend import to_device, to_numpy
-from ..data import batches
 from ..errors import DivergenceError
 
 
@@ -29,6 +28,7 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
     called after each epoch. A NaN or infinite loss stops training with DivergenceError
     naming the step.
     """
+    from ..data import batches
     rng = rng if rng is not None else np.random.default_rng(0)
     model, history, start = trainer.model, [], time.perf_counter()
     for epoch in range(1, epochs + 1):
