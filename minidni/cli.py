@@ -47,6 +47,17 @@ def add_training_options(p, methods):
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--backend", choices=["numpy", "cupy"], default=os.environ.get("MINIDNI_BACKEND", "numpy"))
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    g = p.add_argument_group("synthetic gradients (dni, cdni)")
+    g.add_argument("--sg", choices=["linear", "mlp"], default="linear", help="synthetic-gradient model M (default linear)")
+    g.add_argument("--sg-hidden", type=int, default=None, help="hidden width of an mlp M (default: the activation's)")
+    g.add_argument("--sg-lr", type=float, default=1e-4, help="learning rate of M (Adam; default 1e-4)")
+    g.add_argument("--sg-scale", type=float, default=1.0, help="multiply g_hat by this before use (default 1)")
+    g.add_argument("--update-prob", type=float, default=1.0,
+                   help="each module updates on a step with this probability (paper's p; default 1)")
+    g.add_argument("--complete-unlock", action="store_true",
+                   help="also predict each module's input from the data (synthetic inputs, paper §3.2)")
+    g.add_argument("--cuts", type=int, nargs="+", default=None,
+                   help="decouple only after these module indices (default: after every module)")
 
 
 def build_model(args, data, rng):
@@ -58,9 +69,16 @@ def build_model(args, data, rng):
     return build_cnn(data.input_shape, data.n_classes, rng=rng)
 
 
-def trainer_options(args, rng):
-    """Keyword arguments for make_trainer from the parsed options (methods add their own)."""
-    return {"optimizer": args.optimizer, "lr": args.lr}
+def trainer_options(args, data, rng):
+    """Keyword arguments for make_trainer from the parsed options."""
+    options = {"optimizer": args.optimizer, "lr": args.lr}
+    if args.method in ("dni", "cdni"):
+        if not 0 < args.update_prob <= 1:
+            raise UserError(f"--update-prob must lie in (0, 1], got {args.update_prob}")
+        options.update(input_shape=data.input_shape, n_classes=data.n_classes, sg_kind=args.sg,
+                       sg_hidden=args.sg_hidden, sg_lr=args.sg_lr, sg_scale=args.sg_scale,
+                       update_prob=args.update_prob, synthetic_inputs=args.complete_unlock, cuts=args.cuts, rng=rng)
+    return options
 
 
 def run_training(args, log=print):
@@ -75,7 +93,10 @@ def run_training(args, log=print):
     data = load_dataset(args.dataset, flat=args.model == "mlp")
     rng = np.random.default_rng(args.seed)
     model = build_model(args, data, rng)
-    trainer = make_trainer(args.method, model, **trainer_options(args, rng))
+    try:
+        trainer = make_trainer(args.method, model, **trainer_options(args, data, rng))
+    except ValueError as e:         # a bad --cuts, say: the trainer names the problem
+        raise UserError(str(e)) from None
     steps_per_epoch = -(-len(data.x_train) // args.batch_size)
     bar = tqdm(total=args.epochs * steps_per_epoch, disable=args.quiet, leave=False,
                desc=f"{args.method} {args.model}", unit="step", file=sys.stderr)
@@ -118,21 +139,77 @@ def cmd_train(args):
     return 0
 
 
+def train_args(**overrides):
+    """The `train` command's defaults as a Namespace, with `overrides` applied."""
+    args = build_parser().parse_args(["train"])
+    for k, v in overrides.items():
+        if not hasattr(args, k):
+            raise AttributeError(f"train has no option {k}")
+        setattr(args, k, v)
+    return args
+
+
+def run_grid(dataset, model, depths, methods, seeds, epochs, log=print, **options):
+    """Train every (depth, method, seed); return the list of result dicts (with "layers")."""
+    from tqdm import tqdm
+    runs = [(d, m, s) for d in depths for m in methods for s in seeds]
+    results = []
+    for depth, method, seed in tqdm(runs, desc="compare", unit="run", file=sys.stderr, leave=False):
+        args = train_args(dataset=dataset, model=model, layers=depth, method=method, seed=seed,
+                          epochs=epochs, quiet=True, **options)
+        _, result = run_training(args)
+        result["layers"] = depth if model == "mlp" else None
+        results.append(result)
+        log(f"{model} layers={depth} {method:8} seed={seed}: test error {100 * (1 - result['test_accuracy']):.2f}%")
+    return results
+
+
+def error_table(results):
+    """Markdown: mean ± std test error (%) per depth (rows) and method (columns), as paper Table 1."""
+    methods = list(dict.fromkeys(r["method"] for r in results))
+    depths = list(dict.fromkeys(r["layers"] for r in results))
+    lines = ["| layers | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for d in depths:
+        cells = []
+        for m in methods:
+            err = [100 * (1 - r["test_accuracy"]) for r in results if r["layers"] == d and r["method"] == m]
+            cells.append(f"{np.mean(err):.2f} ± {np.std(err):.2f}")
+        lines.append(f"| {d if d is not None else 'cnn'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_compare(args):
+    _setup(args)
+    os.makedirs(args.out, exist_ok=True)
+    results = run_grid(args.dataset, args.model, args.layers, args.methods, args.seeds, args.epochs,
+                       lr=args.lr, sg_lr=args.sg_lr, batch_size=args.batch_size)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    table = error_table(results)
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(f"Test error (%), mean ± std over seeds {args.seeds}, {args.dataset}, {args.model}, "
+                f"{args.epochs} epochs.\n\n" + table)
+    from .plot import plot_error_curves
+    plot_error_curves(results, os.path.join(args.out, "error_curves.png"))
+    print(table)
+    print(f"wrote {args.out}/results.json, table.md, error_curves.png")
+    return 0
+
+
 def cmd_demo(args):
-    """A short fixed run on the embedded digits: backprop MLP and CNN, a table per epoch."""
+    """A short fixed run on the embedded digits: backprop, DNI and cDNI side by side."""
     backend.set_backend(args.backend)
-    rows = []
-    for model in ("mlp", "cnn"):
-        ns = argparse.Namespace(dataset="digits", model=model, layers=3, hidden=128, epochs=args.epochs,
-                                batch_size=64, optimizer="adam", lr=1e-3, seed=0, method="backprop",
-                                quiet=True)
-        _, result = run_training(ns)
-        rows.append((model, result))
-    print(f"{'model':6} {'epoch':>5} {'train loss':>10} {'test acc':>9} {'seconds':>8}")
-    for model, result in rows:
-        for r in result["history"]:
-            print(f"{model:6} {r['epoch']:5d} {r['train_loss']:10.4f} {100 * r['test_accuracy']:8.2f}% "
-                  f"{r['seconds']:8.2f}")
+    results = run_grid("digits", "mlp", [4], ["backprop", "dni", "cdni"], [0], args.epochs, log=lambda s: None)
+    print(f"4-layer MLP on the embedded digits, {args.epochs} epochs, seed 0 (every layer decoupled for dni/cdni)")
+    print(f"{'method':9} {'epoch':>5} {'train loss':>10} {'test error':>10} {'seconds':>8}")
+    for r in results:
+        for h in r["history"]:
+            print(f"{r['method']:9} {h['epoch']:5d} {h['train_loss']:10.4f} {100 * (1 - h['test_accuracy']):9.2f}% "
+                  f"{h['seconds']:8.2f}")
+    if args.figure:
+        from .plot import plot_error_curves
+        plot_error_curves(results, args.figure)
+        print(f"figure: {args.figure}")
     return 0
 
 
@@ -147,8 +224,23 @@ def build_parser():
     p.add_argument("--json", metavar="PATH", help="write the result and per-epoch history as JSON")
     p.add_argument("--save", metavar="PATH", help="save parameters and optimiser state (.npz)")
     p.set_defaults(func=cmd_train)
-    p = sub.add_parser("demo", help="a short training run on the embedded digits; prints a table")
-    p.add_argument("--epochs", type=int, default=5)
+    p = sub.add_parser("compare", help="grid of depths x methods x seeds: table and figure")
+    p.add_argument("--dataset", choices=["digits", "mnist", "cifar10"], default="digits")
+    p.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    p.add_argument("--layers", type=int, nargs="+", default=[3, 4, 5, 6])
+    p.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=["backprop", "dni", "cdni"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--sg-lr", type=float, default=1e-4)
+    p.add_argument("--out", default="runs/compare", help="output directory (default runs/compare)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--backend", choices=["numpy", "cupy"], default=os.environ.get("MINIDNI_BACKEND", "numpy"))
+    p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("demo", help="backprop vs DNI vs cDNI on the embedded digits; prints a table")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--figure", metavar="PNG", help="also save the test-error curves here")
     p.add_argument("--backend", choices=["numpy", "cupy"], default=os.environ.get("MINIDNI_BACKEND", "numpy"))
     p.set_defaults(func=cmd_demo)
     return parser

@@ -23,7 +23,7 @@ import numpy as np
 from .backend import array_module
 from .losses import MSE
 from .nn import Conv2d, Linear, ReLU, Sequential
-from .nn.module import Flatten, Reshape, parameter
+from .nn.module import Flatten, Reshape, parameter, skip_input_grad
 from .optim import make_optimizer
 
 
@@ -124,6 +124,7 @@ class Regressor:
 
     def __init__(self, model, optimizer="adam", lr=1e-4):
         self.model = model
+        skip_input_grad(model)      # the L2 loss trains M only: no gradient flows back into h
         self.optimizer = make_optimizer(optimizer, model, lr)
         self.l2 = MSE()
 

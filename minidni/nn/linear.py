@@ -9,8 +9,11 @@ class Linear(Module):
     """x: (N, D_in) -> h: (N, D_out).  W: (D_in, D_out), b: (D_out,).
 
     `rng` (numpy.random.Generator) draws the initial weights; `init` is "he",
-    "xavier" or "zeros". The bias starts at zero.
+    "xavier" or "zeros". The bias starts at zero. With `input_grad = False`, backward
+    skips dx (returns None): a network's first layer and M's input need none.
     """
+
+    input_grad = True
 
     def __init__(self, in_features, out_features, rng=None, init="he"):
         super().__init__()
@@ -27,4 +30,4 @@ class Linear(Module):
     def backward(self, dy):
         self.grads["W"] = self.x.T @ dy       # (D_in, N) @ (N, D_out)
         self.grads["b"] = dy.sum(axis=0)
-        return dy @ self.params["W"].T        # (N, D_out) @ (D_out, D_in)
+        return dy @ self.params["W"].T if self.input_grad else None   # (N, D_out) @ (D_out, D_in)

@@ -112,6 +112,23 @@ class Sequential(Module):
         return f"Sequential(\n{inner}\n)"
 
 
+def first_layer(module):
+    """The first leaf layer of a (nested) Sequential."""
+    while isinstance(module, Sequential):
+        module = module.layers[0]
+    return module
+
+
+def skip_input_grad(module):
+    """Tell `module`'s first layer that nobody needs dL/dx (the data, M's input): saves a GEMM.
+
+    Layers without the switch (activations, Flatten) ignore it.
+    """
+    layer = first_layer(module)
+    if hasattr(layer, "input_grad"):
+        layer.input_grad = False
+
+
 class Flatten(Module):
     """(N, d1, d2, ...) -> (N, d1*d2*...)."""
 

@@ -1,5 +1,6 @@
 """Ordinary backpropagation: the locked baseline every decoupled method is compared with."""
 from ..losses import SoftmaxCrossEntropy
+from ..nn.module import skip_input_grad
 from ..optim import make_optimizer
 from ..trace import Trace
 
@@ -15,6 +16,7 @@ class Backprop:
 
     def __init__(self, model, optimizer="adam", lr=1e-3, trace=None):
         self.model, self.modules = model, list(model)
+        skip_input_grad(self.modules[0])          # nobody needs dL/dx for the data
         self.loss_fn = SoftmaxCrossEntropy()
         self.optimizers = [make_optimizer(optimizer, f, lr) for f in self.modules]
         self.trace = trace if trace is not None else Trace()

@@ -22,9 +22,10 @@ import math
 
 import numpy as np
 
-from ..backend import array_module, get_dtype, to_numpy, xp
+from ..backend import get_dtype, to_numpy, xp
 from ..losses import SoftmaxCrossEntropy
 from ..nn import Sequential
+from ..nn.module import skip_input_grad
 from ..optim import make_optimizer
 from ..synthetic import Regressor, make_input_model, make_synthetic_model
 from ..trace import Trace
@@ -76,6 +77,7 @@ class DNI:
         self.model, self.modules = model, group(list(model), cuts)
         if len(self.modules) < 2:
             raise ValueError("DNI needs at least two modules to decouple")
+        skip_input_grad(self.modules[0])          # nobody needs dL/dx for the data
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.conditional, self.sg_scale, self.update_prob = conditional, sg_scale, update_prob
         shapes = output_shapes(self.modules, input_shape)
@@ -163,4 +165,3 @@ class CDNI(DNI):
         super().__init__(model, input_shape, n_classes, conditional=True, **options)
 
 
-__all__ = ["DNI", "CDNI", "group", "output_shapes", "array_module"]

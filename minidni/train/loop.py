@@ -23,7 +23,7 @@ def evaluate(model, x, y, batch_size=500):
 def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=None):
     """Train `trainer` (Backprop, DNI, ...) on `data` for `epochs`; return the history.
 
-    history: [{"epoch", "train_loss", "test_accuracy", "seconds"}], seconds since start.
+    history: [{"epoch", "step", "train_loss", "test_accuracy", "seconds"}], seconds since start.
     `progress` wraps the batch iterator (e.g. a tqdm factory); `on_epoch(record)` is
     called after each epoch. A NaN or infinite loss stops training with DivergenceError
     naming the step.
@@ -43,7 +43,7 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
                 raise DivergenceError(f"training diverged: loss is {loss} at step {trainer.t} (epoch {epoch}); "
                                       "try a smaller learning rate")
             losses.append(loss)
-        record = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+        record = {"epoch": epoch, "step": trainer.t, "train_loss": float(np.mean(losses)),
                   "test_accuracy": evaluate(model, data.x_test, data.y_test),
                   "seconds": time.perf_counter() - start}
         history.append(record)
