@@ -61,7 +61,11 @@ class Conv2d(Module):
     Ho = (H + 2 padding - kh) // stride + 1, and likewise Wo. `kernel_size`, `stride`
     and `padding` are ints or (height, width) pairs. `rng` (numpy.random.Generator)
     draws the initial weights; `init` is "he", "xavier" or "zeros". The bias starts at zero.
+    With `input_grad = False`, backward skips dx (returns None): a network's first layer
+    needs none, and that saves a GEMM and the col2im scatter.
     """
+
+    input_grad = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None, init="he"):
         super().__init__()
@@ -79,18 +83,20 @@ class Conv2d(Module):
         if x.shape[1] != C:
             raise ShapeError(f"Conv2d: expected {C} input channels (axis 1), got shape {tuple(x.shape)}")
         self.x_shape = x.shape
-        self.cols = im2col(x, (kh, kw), self.stride, self.padding)   # (C, kh, kw, N, Ho, Wo)
+        self.cols = im2col(x, (kh, kw), self.stride, self.padding)      # (C, kh, kw, N, Ho, Wo)
         N, Ho, Wo = self.cols.shape[3:]
-        y = W.reshape(F, -1) @ self.cols.reshape(C * kh * kw, -1)    # (F, C*kh*kw) @ (C*kh*kw, N*Ho*Wo)
+        y = W.reshape(F, -1) @ self.cols.reshape(C * kh * kw, -1)       # (F, C*kh*kw) @ (C*kh*kw, N*Ho*Wo)
         y += b[:, None]
         return y.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
 
     def backward(self, dy):
         W = self.params["W"]
         F = W.shape[0]
-        dy = dy.transpose(1, 0, 2, 3).reshape(F, -1)                  # (F, N*Ho*Wo)
-        cols = self.cols.reshape(-1, dy.shape[1])                     # (C*kh*kw, N*Ho*Wo)
-        self.grads["W"] = (dy @ cols.T).reshape(W.shape)               # (F, N*Ho*Wo) @ (N*Ho*Wo, C*kh*kw)
+        dy = dy.transpose(1, 0, 2, 3).reshape(F, -1)                    # (F, N*Ho*Wo)
+        cols = self.cols.reshape(-1, dy.shape[1])                       # (C*kh*kw, N*Ho*Wo)
+        self.grads["W"] = (dy @ cols.T).reshape(W.shape)                # (F, N*Ho*Wo) @ (N*Ho*Wo, C*kh*kw)
         self.grads["b"] = dy.sum(axis=1)
-        dcols = W.reshape(F, -1).T @ dy                                # (C*kh*kw, F) @ (F, N*Ho*Wo)
+        if not self.input_grad:
+            return None
+        dcols = W.reshape(F, -1).T @ dy                                 # (C*kh*kw, F) @ (F, N*Ho*Wo)
         return col2im(dcols.reshape(self.cols.shape), self.x_shape, self.stride, self.padding)
