@@ -21,17 +21,19 @@ def rel_error(a, b):
 
 
 def numerical_grad(f, x, eps=1e-6):
-    """d f() / d x by centred differences; f reads x (which is perturbed in place) and returns a scalar."""
+    """d f() / d x by centred differences; f reads x (which is perturbed in place) and returns a scalar.
+
+    Indexes x element by element, so it works for non-contiguous arrays (views) too.
+    """
     grad = np.zeros(x.shape)
-    flat = x.reshape(-1)          # a view: writing it perturbs x
-    for i in range(flat.size):
-        old = flat[i].item()
-        flat[i] = old + eps
+    for i in np.ndindex(*x.shape):
+        old = x[i].item()
+        x[i] = old + eps
         f_plus = float(f())
-        flat[i] = old - eps
+        x[i] = old - eps
         f_minus = float(f())
-        flat[i] = old
-        grad.reshape(-1)[i] = (f_plus - f_minus) / (2 * eps)
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * eps)
     return grad
 
 

@@ -242,7 +242,7 @@ def test_conv_relu_pool_batchnorm_stack_matches_torch_end_to_end(torch, rng):
 # ---------------------------------------------------------------- bad input
 
 def test_conv2d_rejects_a_wrong_channel_count_with_shape_error():
-    with pytest.raises(ShapeError, match="3 input channels"):
+    with pytest.raises(ShapeError, match="expected size along axis 1 3"):
         Conv2d(3, 4, 3).forward(to_device(np.zeros((2, 4, 5, 5))))
 
 

@@ -79,9 +79,7 @@ class Conv2d(Module):
     def forward(self, x):
         W, b = self.params["W"], self.params["b"]
         F, C, kh, kw = W.shape
-        check_input(x, "Conv2d", ndim=4, dtype=W.dtype)
-        if x.shape[1] != C:
-            raise ShapeError(f"Conv2d: expected {C} input channels (axis 1), got shape {tuple(x.shape)}")
+        check_input(x, "Conv2d", ndim=4, size=C, axis=1, dtype=W.dtype)
         self.x_shape = x.shape
         self.cols = im2col(x, (kh, kw), self.stride, self.padding)      # (C, kh, kw, N, Ho, Wo)
         N, Ho, Wo = self.cols.shape[3:]

@@ -25,7 +25,9 @@ class Linear(Module):
         W, b = self.params["W"], self.params["b"]
         check_input(x, "Linear", ndim=2, size=W.shape[0], dtype=W.dtype)
         self.x = x
-        return x @ W + b
+        h = x @ W
+        h += b                                # in place: one pass, no second (N, D_out) array
+        return h
 
     def backward(self, dy):
         self.grads["W"] = self.x.T @ dy       # (D_in, N) @ (N, D_out)

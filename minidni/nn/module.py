@@ -14,8 +14,8 @@ from ..backend import array_module
 from ..errors import DTypeError, ShapeError
 
 
-def check_input(x, where, ndim=None, size=None, dtype=None):
-    """Raise a clear error unless `x` is a float array with `ndim` dims and last dim `size`.
+def check_input(x, where, ndim=None, size=None, dtype=None, axis=-1):
+    """Raise a clear error unless `x` is a float array with `ndim` dims and `size` along `axis`.
 
     `where` names the layer in the message; `dtype` is the parameters' dtype, which the
     input must match (no silent up- or down-casting).
@@ -28,8 +28,9 @@ def check_input(x, where, ndim=None, size=None, dtype=None):
         raise DTypeError(f"{where}: input dtype {x.dtype} does not match the parameters' dtype {dtype}")
     if ndim is not None and x.ndim != ndim:
         raise ShapeError(f"{where}: expected a {ndim}-D input, got shape {tuple(x.shape)}")
-    if size is not None and x.shape[-1] != size:
-        raise ShapeError(f"{where}: expected last dimension {size}, got shape {tuple(x.shape)}")
+    if size is not None and x.shape[axis] != size:
+        which = "last dimension" if axis == -1 else f"size along axis {axis}"
+        raise ShapeError(f"{where}: expected {which} {size}, got shape {tuple(x.shape)}")
 
 
 class Module:
