@@ -42,14 +42,21 @@ class MaxPool2d(Pool2d):
     """
 
     def forward(self, x):
+        xp = array_module(x)
         cols = self.windows(x, fill=-np.inf)                  # (C, kh*kw, N, Ho, Wo)
-        self.argmax = cols.argmax(axis=1)[:, None]            # (C, 1, N, Ho, Wo)
-        y = array_module(x).take_along_axis(cols, self.argmax, axis=1)[:, 0]
+        y = cols.max(axis=1)                                  # a fast reduction, unlike argmax over axis 1
+        # mask of the first maximum in each window: one pass per kernel offset
+        self.mask = xp.empty(cols.shape, dtype=bool)
+        taken = xp.zeros(y.shape, dtype=bool)
+        for k in range(cols.shape[1]):
+            hit = cols[:, k] == y
+            hit &= ~taken
+            taken |= hit
+            self.mask[:, k] = hit
         return y.transpose(1, 0, 2, 3)
 
     def backward(self, dy):
-        offsets = array_module(dy).arange(self.kernel[0] * self.kernel[1]).reshape(1, -1, 1, 1, 1)
-        dcols = (offsets == self.argmax) * dy.transpose(1, 0, 2, 3)[:, None]    # (C, kh*kw, N, Ho, Wo)
+        dcols = self.mask * dy.transpose(1, 0, 2, 3)[:, None]               # (C, kh*kw, N, Ho, Wo)
         return self.unwindows(dcols)
 
 

@@ -1,0 +1,178 @@
+"""Time one training step of minidni against PyTorch (CPU) and against its own GEMMs.
+
+    python benchmarks/step_time.py [--threads 2] [--repeats 30] [--json out.json]
+
+Prints, for a 784-256-256-256-10 ReLU MLP (batch 256) and a two-conv net (1x28x28,
+batch 64), all float32:
+  minidni / torch   the step time ratio, same thread count, interleaved runs (goal <= 1.0)
+  minidni / GEMMs   the step time over the time of its matrix products alone: the BLAS
+                    limit (goal <= 1.3)
+and for the MLP also a DNI step (linear synthetic gradients after every hidden layer):
+  dni / backprop    and dni / its GEMMs (goal <= 1.3).
+Each number is the median over `repeats` rounds; in each round every contender runs
+`inner` steps back to back, in rotating order, so slow drift hits all of them alike.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+import minidni
+from minidni import backend
+from minidni.models import build_mlp
+from minidni.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+from minidni.train import DNI, Backprop
+
+
+def timer(fn, inner):
+    backend.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    backend.synchronize()
+    return (time.perf_counter() - t0) / inner
+
+
+def interleaved(contenders, repeats, inner):
+    """{name: median seconds per call}, measuring the contenders in rotating order each round."""
+    names = list(contenders)
+    for fn in contenders.values():        # warm up caches and allocators
+        timer(fn, 2)
+    samples = {n: [] for n in names}
+    for r in range(repeats):
+        for n in names[r % len(names):] + names[:r % len(names)]:
+            samples[n].append(timer(contenders[n], inner))
+    return {n: statistics.median(s) for n, s in samples.items()}
+
+
+def gemm_chain(shapes, xp, dtype, rng):
+    """A function running one GEMM per (m, k, n) in `shapes` on preallocated operands."""
+    ops = [(backend.to_device(rng.standard_normal((m, k)), dtype), backend.to_device(rng.standard_normal((k, n)), dtype),
+            xp.empty((m, n), dtype=dtype)) for m, k, n in shapes]
+
+    def run():
+        for a, b, out in ops:
+            xp.matmul(a, b, out=out)
+    return run
+
+
+def mlp_gemms(batch, widths, sg_widths=()):
+    """The GEMMs of one MLP step: forward h W, backward x^T dy and dy W^T (none for the data's dx);
+    plus, for each synthetic gradient of width d: predict h M, fit h^T d (M's input gets no gradient)."""
+    shapes = []
+    for i, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
+        shapes += [(batch, d_in, d_out), (d_in, batch, d_out)] + ([(batch, d_out, d_in)] if i else [])
+    for d in sg_widths:
+        shapes += [(batch, d, d), (d, batch, d)]
+    return shapes
+
+
+def conv_gemms(batch, layers, head):
+    """im2col GEMMs of the conv net: per conv (C, F, H, W): forward, dW, and dcols except for the first."""
+    shapes = []
+    for i, (c, f, h, w) in enumerate(layers):
+        k, p = c * 9, batch * h * w
+        shapes += [(f, k, p), (f, p, k)] + ([(k, f, p)] if i else [])
+    d_in, d_out = head
+    return shapes + [(batch, d_in, d_out), (d_in, batch, d_out), (batch, d_out, d_in)]
+
+
+def torch_step_fn(torch, net, x, y):
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(net(x), y).backward()
+        opt.step()
+    return step
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--inner", type=int, default=5)
+    ap.add_argument("--json", metavar="PATH")
+    args = ap.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        torch = None
+        print("PyTorch is not installed: the minidni / torch ratios are skipped (pip install torch==2.13.0)")
+    if torch is not None and backend.get_backend() == "numpy":
+        torch.set_num_threads(args.threads)
+    device = "cuda" if backend.get_backend() == "cupy" else "cpu"
+    xp, dtype, rng = backend.xp(), np.float32, np.random.default_rng(0)
+    results = {"backend": backend.get_backend(), "threads": args.threads, "repeats": args.repeats}
+
+    # --- MLP 784-256-256-256-10, batch 256 ---
+    widths, n = [784, 256, 256, 256, 10], 256
+    x = backend.to_device(rng.standard_normal((n, 784)), dtype)
+    y = backend.to_device(rng.integers(0, 10, n))
+    mlp = build_mlp(784, 10, layers=4, hidden=256, rng=rng, batchnorm=False)
+    bp = Backprop(mlp, optimizer="sgd", lr=0.01)
+    dni = DNI(build_mlp(784, 10, layers=4, hidden=256, rng=rng, batchnorm=False), (784,), 10,
+              optimizer="sgd", lr=0.01, sg_optimizer="sgd", sg_lr=1e-4)
+    contenders = {"backprop": lambda: bp.step(x, y), "dni": lambda: dni.step(x, y),
+                  "gemm": gemm_chain(mlp_gemms(n, widths), xp, dtype, rng),
+                  "dni_gemm": gemm_chain(mlp_gemms(n, widths, [256] * 3), xp, dtype, rng)}
+    if torch is not None:
+        layers = []
+        for d_in, d_out in zip(widths[:-1], widths[1:]):
+            layers += [torch.nn.Linear(d_in, d_out), torch.nn.ReLU()]
+        net = torch.nn.Sequential(*layers[:-1]).to(device)
+        contenders["torch"] = torch_step_fn(torch, net, torch.as_tensor(backend.to_numpy(x), device=device),
+                                            torch.as_tensor(backend.to_numpy(y), device=device))
+    with threadpool_limits(args.threads):
+        t = interleaved(contenders, args.repeats, args.inner)
+    results["mlp"] = {k + "_ms": 1e3 * v for k, v in t.items()}
+    results["mlp"]["minidni_over_gemm"] = t["backprop"] / t["gemm"]
+    results["mlp"]["dni_over_backprop"] = t["dni"] / t["backprop"]
+    results["mlp"]["dni_over_dni_gemm"] = t["dni"] / t["dni_gemm"]
+    if torch is not None:
+        results["mlp"]["minidni_over_torch"] = t["backprop"] / t["torch"]
+
+    # --- conv net: conv3x3(1->16)-ReLU-pool, conv3x3(16->32)-ReLU-pool, linear, batch 64 ---
+    n = 64
+    x = backend.to_device(rng.standard_normal((n, 1, 28, 28)), dtype)
+    y = backend.to_device(rng.integers(0, 10, n))
+    cnn = Sequential(Sequential(Conv2d(1, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2)),
+                     Sequential(Conv2d(16, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2)),
+                     Sequential(Flatten(), Linear(32 * 7 * 7, 10, rng)))
+    cbp = Backprop(cnn, optimizer="sgd", lr=0.01)
+    contenders = {"backprop": lambda: cbp.step(x, y),
+                  "gemm": gemm_chain(conv_gemms(n, [(1, 16, 28, 28), (16, 32, 14, 14)], (32 * 7 * 7, 10)), xp, dtype, rng)}
+    if torch is not None:
+        nn = torch.nn
+        net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Flatten(), nn.Linear(32 * 7 * 7, 10)).to(device)
+        contenders["torch"] = torch_step_fn(torch, net, torch.as_tensor(backend.to_numpy(x), device=device),
+                                            torch.as_tensor(backend.to_numpy(y), device=device))
+    with threadpool_limits(args.threads):
+        t = interleaved(contenders, args.repeats, args.inner)
+    results["cnn"] = {k + "_ms": 1e3 * v for k, v in t.items()}
+    results["cnn"]["minidni_over_gemm"] = t["backprop"] / t["gemm"]
+    if torch is not None:
+        results["cnn"]["minidni_over_torch"] = t["backprop"] / t["torch"]
+
+    print(f"minidni {minidni.__version__}, backend {results['backend']}, {args.threads} threads, "
+          f"median of {args.repeats} rounds x {args.inner} steps")
+    for net_name, r in (("MLP 784-256-256-256-10, batch 256", results["mlp"]),
+                        ("conv net 2x conv3x3+pool, 1x28x28, batch 64", results["cnn"])):
+        print(f"\n{net_name}")
+        for k, v in r.items():
+            print(f"  {k:22s} {v:8.3f}" + ("" if k.endswith("_ms") else "   (ratio)"))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
