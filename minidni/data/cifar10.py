@@ -1,0 +1,113 @@
+"""CIFAR-10 from the BINARY distribution: fixed-size records, parsed with NumPy.
+
+We use cifar-10-binary.tar.gz rather than the more common "python version" because
+that one is a set of pickles, and unpickling a downloaded file can run arbitrary
+code. The binary files are plain bytes: each record is
+
+    <1 label byte, 0-9><1024 red bytes><1024 green bytes><1024 blue bytes>
+
+the channels each a 32x32 image stored row by row, so a record's 3072 pixel bytes
+reshape straight to (3, 32, 32), the (C, H, W) layout of our conv layers.
+
+The archive holds cifar-10-batches-bin/data_batch_1.bin .. data_batch_5.bin
+(10,000 training records each) and test_batch.bin (10,000 test records). They are
+read straight from the archive; if the cache holds an extracted
+cifar-10-batches-bin/ folder (next to where the archive would be), that is read
+instead.
+"""
+import posixpath
+import tarfile
+import zlib
+
+import numpy as np
+
+from ..backend import get_dtype
+from ..errors import DataFileError
+from .cache import data_dir, fetch
+
+ARCHIVE = "cifar-10-binary.tar.gz"
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+# Published by TensorFlow Datasets (url_checksums/cifar10.txt); size 170,052,171 bytes,
+# and its MD5 c32a1d4ab5d03f1284b67883e8d87530 matches the one on the CIFAR page.
+SHA256 = {ARCHIVE: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"}
+
+FOLDER = "cifar-10-batches-bin"
+TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
+TEST_FILES = ["test_batch.bin"]
+RECORD = 1 + 3 * 32 * 32
+
+# Per-channel mean and std of the 50,000 training images scaled to [0, 1] (the
+# conventional constants; note some code copies 0.2023, 0.1994, 0.2010 for the std,
+# which is not the pixel std of the training set).
+MEAN = np.array([0.4914, 0.4822, 0.4465]).reshape(1, 3, 1, 1)
+STD = np.array([0.2470, 0.2435, 0.2616]).reshape(1, 3, 1, 1)
+
+
+def parse_batch(data, name):
+    """One binary batch file's bytes -> (x uint8 (n, 3, 32, 32), y int64 (n,)).
+
+    `name` is used in error messages: a size that is not a whole number of
+    3073-byte records, or a label outside 0-9, is a DataFileError naming it.
+    """
+    if len(data) == 0 or len(data) % RECORD:
+        raise DataFileError(f"{name}: {len(data)} bytes is not a whole number of {RECORD}-byte records "
+                            "(1 label byte + 3072 pixel bytes): the file is truncated or corrupt")
+    records = np.frombuffer(data, np.uint8).reshape(-1, RECORD)
+    y = records[:, 0].astype(np.int64)
+    if y.max() > 9:
+        bad = int(np.argmax(y > 9))
+        raise DataFileError(f"{name}: record {bad} has label {y[bad]}, expected 0-9: the file is corrupt")
+    return records[:, 1:].reshape(-1, 3, 32, 32), y
+
+
+def _read_folder(folder, names):
+    """{name: bytes} for the batch files in an extracted cifar-10-batches-bin folder."""
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise DataFileError(f"{folder} lacks {', '.join(missing)}: extract {ARCHIVE} there again, "
+                            "or delete the folder to read the archive instead")
+    return {n: (folder / n).read_bytes() for n in names}
+
+
+def _read_archive(path, names):
+    """{name: bytes} for the batch files inside the tar.gz, in one pass over the archive."""
+    found = {}
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:      # sequential: a gzip stream cannot seek back cheaply
+                name = posixpath.basename(member.name)
+                if member.isfile() and name in names and posixpath.dirname(member.name).endswith(FOLDER):
+                    found[name] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        raise DataFileError(f"{path}: not a readable tar.gz archive ({e}); delete it and download it again") from None
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise DataFileError(f"{path} lacks {', '.join(f'{FOLDER}/{n}' for n in missing)}: "
+                            "not the CIFAR-10 binary archive")
+    return found
+
+
+def _standardise(x):
+    """uint8 (N, 3, 32, 32) -> [0, 1] -> per-channel (x - MEAN) / STD in the default dtype."""
+    x = x.astype(get_dtype())
+    x /= 255
+    x -= MEAN.astype(x.dtype)
+    x /= STD.astype(x.dtype)
+    return x
+
+
+def load_cifar10():
+    """CIFAR-10's fixed split: x_train (50000, 3, 32, 32), y_train, x_test (10000, 3, 32, 32), y_test.
+
+    x is standardised per channel, in the backend's default float dtype; y is int64.
+    """
+    names = TRAIN_FILES + TEST_FILES
+    folder = data_dir() / "cifar10" / FOLDER
+    if folder.is_dir():
+        raw = _read_folder(folder, names)
+    else:
+        raw = _read_archive(fetch(ARCHIVE, URL, SHA256[ARCHIVE], "cifar10"), names)
+    train = [parse_batch(raw.pop(n), n) for n in TRAIN_FILES]
+    x_test, y_test = parse_batch(raw.pop(TEST_FILES[0]), TEST_FILES[0])
+    x_train, y_train = np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])
+    return _standardise(x_train), y_train, _standardise(x_test), y_test
