@@ -1,0 +1,191 @@
+"""Truncated BPTT, and DNI for recurrent networks (paper §3.1, Figure 3).
+
+An RNN is run over a long sequence in consecutive windows of T steps. The state is
+carried from one window to the next, but the gradient is not: truncated BPTT(T)
+backpropagates only the losses inside the window, so nothing teaches the core a
+dependency longer than T steps. DNI puts a synthetic-gradient model M at the cut:
+
+    for each window [t+1, t+T], starting from the state h_t that the last one left:
+        forward the core over the window                    h_{t+1} ... h_{t+T},  losses L_{t+1..t+T}
+        g_hat = M(h_{t+T})                                  sg_predict: ~ the gradient of all *future* losses
+        backward with sum of in-window losses,              backward:  the synthetic gradient enters at the
+            plus g_hat at the window's last state                      last state, as if the future were there
+        update the core                                     update
+        fit M(h_t) to delta_t                               sg_update: delta_t, the gradient that reached the
+                                                                       window's first state, is M's target
+
+delta_t = d(in-window losses)/dh_t + g_hat (dh_{t+T}/dh_t) is a bootstrapped target, as
+in TD learning: M learns the true future gradient through its own prediction one
+window later. The prediction regressed onto delta_t is M's at h_t, the *start* state
+of the window whose backward pass produced delta_t (re-evaluated with M's current
+weights), never the one at the end.
+
+For the LSTM, h is the concatenated (h, c): M sees and predicts both (§3.1).
+
+DNI + Aux (§3.1, "auxiliary task"): the core also predicts the synthetic gradient T
+steps ahead. Here a linear head A on the core's first output of the window h_{t+1} is
+trained by L2 towards g_hat = M(h_{t+T}) (held fixed), and its gradient flows into the
+core in the same backward pass, so the state learns to carry what M will need.
+
+Loss convention: a window's loss is the sum over its steps of the batch-mean cross-
+entropy (nats), so the gradient of "all future losses" has the same scale in every
+window, whatever T is.
+"""
+import math
+
+import numpy as np
+
+from ..backend import array_module, to_numpy
+from ..nn import Linear
+from ..nn.recurrent import join_state, split_state
+from ..optim import make_optimizer
+from ..synthetic import Regressor, make_synthetic_model
+from ..trace import Trace
+
+METHODS = ("bptt", "dni", "dni-aux")
+
+
+class SequenceCrossEntropy:
+    """Softmax cross-entropy at every step: sum over time of the mean over the batch.
+
+    logits: (T, N, V), targets: (T, N) integers, mask: (T, N) of 0/1 or None (score all).
+    Steps with mask 0 (Copy's reading phase) contribute nothing. After forward,
+    `nats` is the summed cross-entropy of the scored targets and `n_scored` their count.
+    backward() -> dlogits: (T, N, V) = mask (softmax - onehot) / N.
+    """
+
+    def forward(self, logits, targets, mask=None):
+        xp = array_module(logits)
+        T, N, V = logits.shape
+        z = logits.reshape(T * N, V)
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        y = targets.reshape(-1)
+        ce = -log_p[xp.arange(T * N), y]
+        w = xp.ones_like(ce) if mask is None else mask.reshape(-1).astype(ce.dtype)
+        self.log_p, self.y, self.w, self.shape = log_p, y, w, (T, N, V)
+        self.nats, self.n_scored = float((ce * w).sum()), float(w.sum())
+        return self.nats / N
+
+    def backward(self):
+        xp = array_module(self.log_p)
+        T, N, V = self.shape
+        d = xp.exp(self.log_p)
+        d[xp.arange(T * N), self.y] -= 1
+        d *= (self.w / N)[:, None]
+        return d.reshape(T, N, V)
+
+
+class TBPTT:
+    """Trains a SequenceModel with truncated BPTT over windows of T steps.
+
+    method "bptt": plain truncation; "dni": a linear, zero-initialised synthetic-gradient
+    model M on the state at each window's end; "dni-aux": DNI plus the auxiliary task.
+    sg_scale multiplies g_hat where it enters the backward pass (it also discounts the
+    bootstrapped target, like TD's gamma); aux_weight weighs the auxiliary L2 loss.
+    """
+
+    def __init__(self, model, T, method="bptt", optimizer="adam", lr=1e-3, sg_lr=1e-4, sg_scale=1.0,
+                 aux_weight=1.0, rng=None, trace=None):
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
+        if T < 1:
+            raise ValueError(f"the truncation length T must be at least 1, got {T}")
+        self.model, self.T, self.method = model, T, method
+        self.sg_scale, self.aux_weight = sg_scale, aux_weight
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.optimizer = make_optimizer(optimizer, model, lr)
+        self.M = self.aux = None
+        if method in ("dni", "dni-aux"):
+            self.M = Regressor(make_synthetic_model("linear", (model.state_size,), rng=rng), "adam", sg_lr)
+        if method == "dni-aux":
+            self.aux = Linear(model.core.hidden_size, model.state_size, rng, init="zeros")
+            self.aux_optimizer = make_optimizer(optimizer, self.aux, lr)
+        self.loss_fn = SequenceCrossEntropy()
+        self.trace = trace if trace is not None else Trace()
+        self.t = 0                 # windows trained
+        self.sg_loss = self.aux_loss = None
+
+    def window(self, tokens, targets, mask=None, state=None, last=False):
+        """Train on one window: tokens, targets: (T', N) with T' <= T, from `state` (None: zeros).
+
+        last=True: the sequence ends with this window, so no future gradient exists and
+        none is predicted. Returns (loss, state at the window's end). The returned state
+        is the next window's start: values only, no gradient flows back through it.
+        """
+        self.t += 1
+        t, trace, model = self.t, self.trace, self.model
+        h_t = state if state is not None else model.init_state(tokens.shape[1])
+
+        with trace.event(0, "forward", t):
+            logits, h_tT = model.forward(tokens, h_t)                # h_{t+1} ... h_{t+T}
+            loss = self.loss_fn.forward(logits, targets, mask)
+
+        g_hat = None                                                  # no synthetic gradient: truncation
+        if self.M is not None and not last:
+            with trace.event(0, "sg_predict", t):
+                g_hat = self.M.predict(join_state(h_tT))              # ~ d(future losses) / dh_{t+T}
+
+        dh_aux = None
+        if self.aux is not None and g_hat is not None:
+            with trace.event(0, "aux", t):
+                dh_aux = self._aux_task(g_hat)
+
+        with trace.event(0, "backward", t):
+            d_future = None if g_hat is None else split_state(self.sg_scale * g_hat, len(h_tT))
+            delta_t = model.backward(self.loss_fn.backward(), d_future, dh_aux)   # reaches h_t
+
+        with trace.event(0, "update", t):
+            self.optimizer.step()
+            if dh_aux is not None:
+                self.aux_optimizer.step()
+
+        if self.M is not None:
+            with trace.event(0, "sg_update", t):
+                self.M.predict(join_state(h_t))                      # M at the window's START state ...
+                self.sg_loss = float(self.M.fit(join_state(delta_t)))  # ... fitted to what arrived there
+        return loss, h_tT
+
+    def _aux_task(self, g_hat):
+        """DNI + Aux: A(h_{t+1}) ~ g_hat = M(h_{t+T}); returns the aux loss's gradient on the core's outputs."""
+        h = self.model.h
+        diff = self.aux.forward(h[0]) - g_hat
+        n = diff.shape[0]
+        self.aux_loss = float(self.aux_weight * (diff * diff).sum() / n)     # sum over units, mean over batch
+        dh = array_module(h).zeros_like(h)
+        dh[0] = self.aux.backward(self.aux_weight * 2 * diff / n)
+        return dh
+
+    def sequence(self, tokens, targets, mask=None):
+        """Train on whole sequences (Copy, Repeat-Copy): tokens, targets: (L, N), from the zero state.
+
+        The L steps are cut into windows of T; the last window has no future. Returns the
+        bits per scored target over the whole sequence.
+        """
+        L = tokens.shape[0]
+        state, nats, count = None, 0.0, 0.0
+        for start in range(0, L, self.T):
+            end = min(start + self.T, L)
+            _, state = self.window(tokens[start:end], targets[start:end],
+                                   None if mask is None else mask[start:end], state, last=end == L)
+            nats, count = nats + self.loss_fn.nats, count + self.loss_fn.n_scored
+        return nats / max(count, 1.0) / math.log(2)
+
+
+def evaluate_bits(model, tokens, targets, mask=None, state=None, chunk=100):
+    """Bits per scored target of `model` on (L, N) sequences, run forward in chunks; returns (bits, state)."""
+    loss_fn = SequenceCrossEntropy()
+    nats = count = 0.0
+    for start in range(0, tokens.shape[0], chunk):
+        logits, state = model.forward(tokens[start:start + chunk], state)
+        loss_fn.forward(logits, targets[start:start + chunk], None if mask is None else mask[start:start + chunk])
+        nats, count = nats + loss_fn.nats, count + loss_fn.n_scored
+    return nats / max(count, 1.0) / math.log(2), state
+
+
+def sg_quality(g_hat, delta):
+    """Cosine and relative error of a synthetic gradient against a true one (host floats)."""
+    g, d = to_numpy(g_hat).ravel().astype(np.float64), to_numpy(delta).ravel().astype(np.float64)
+    gd, gg, dd = g @ d, g @ g, d @ d
+    cos = gd / math.sqrt(gg * dd) if gg > 0 and dd > 0 else 0.0
+    return {"cosine": cos, "relative_error": math.sqrt(max(gg - 2 * gd + dd, 0.0) / dd) if dd > 0 else 0.0}

@@ -1,0 +1,213 @@
+"""Truncated BPTT and DNI for RNNs: exactness at T = L, the oracle synthetic gradient, M's target."""
+import numpy as np
+import pytest
+
+from minidni import backend
+from minidni.gradcheck import numerical_grad, rel_error
+from minidni.nn.recurrent import SequenceModel, join_state, split_state
+from minidni.train.tbptt import TBPTT, SequenceCrossEntropy, evaluate_bits
+
+from conftest import randn
+
+L, N, V, H = 7, 3, 5, 4
+
+
+class GradientRecorder:
+    """Stands in for the optimiser: sums the model's gradients over windows instead of stepping."""
+
+    def __init__(self, model):
+        self.model, self.total = model, None
+
+    def step(self):
+        g = {k: backend.to_numpy(v).copy() for k, v in self.model.grads.items()}
+        self.total = g if self.total is None else {k: self.total[k] + g[k] for k in g}
+
+
+def make_problem(rng, cell="lstm"):
+    model = SequenceModel(V, V, H, rng, cell=cell, embed_dim=3)
+    tokens = backend.to_device(rng.integers(0, V, (L, N)))
+    targets = backend.to_device(rng.integers(0, V, (L, N)))
+    mask = backend.to_device((rng.random((L, N)) < 0.7).astype(np.float64))
+    return model, tokens, targets, mask
+
+
+def full_loss(model, tokens, targets, mask, start=0, state=None):
+    """Sum over steps start..L-1 of the batch-mean cross-entropy, from `state` at step `start`."""
+    logits, _ = model.forward(tokens[start:], state)
+    return SequenceCrossEntropy().forward(logits, targets[start:], mask[start:])
+
+
+def full_bptt_grads(model, tokens, targets, mask):
+    loss_fn = SequenceCrossEntropy()
+    logits, _ = model.forward(tokens)
+    loss_fn.forward(logits, targets, mask)
+    model.backward(loss_fn.backward())
+    return {k: backend.to_numpy(v).copy() for k, v in model.grads.items()}
+
+
+def recorded_grads(trainer, tokens, targets, mask):
+    trainer.optimizer = GradientRecorder(trainer.model)
+    trainer.sequence(tokens, targets, mask)
+    return trainer.optimizer.total
+
+
+def test_sequence_cross_entropy_gradient_matches_finite_differences_and_ignores_masked_steps(float64, rng):
+    logits = randn(rng, 4, 3, 5)
+    targets = backend.to_device(rng.integers(0, 5, (4, 3)))
+    mask = backend.to_device(np.array([[1, 0, 1], [0, 0, 1], [1, 1, 1], [0, 1, 0]], dtype=float))
+    loss = SequenceCrossEntropy()
+    loss.forward(logits, targets, mask)
+    d = loss.backward()
+    assert rel_error(d, numerical_grad(lambda: loss.forward(logits, targets, mask), logits)) < 1e-6
+    assert float(abs(backend.to_numpy(d)[0, 1]).sum()) == 0.0 and loss.n_scored == 7
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_tbptt_with_T_equal_to_the_sequence_length_is_full_bptt(float64, rng, cell):
+    model, tokens, targets, mask = make_problem(rng, cell)
+    grads = recorded_grads(TBPTT(model, T=L), tokens, targets, mask)
+    for name, p in model.params.items():         # full BPTT, by finite differences of the whole sequence's loss
+        assert rel_error(grads[name], numerical_grad(lambda: full_loss(model, tokens, targets, mask), p)) < 1e-6, name
+
+
+def test_tbptt_with_shorter_windows_is_truncated_and_loses_the_long_range_gradient(float64, rng):
+    model, tokens, targets, mask = make_problem(rng)
+    truncated = recorded_grads(TBPTT(model, T=3), tokens, targets, mask)
+    full = full_bptt_grads(model, tokens, targets, mask)
+    assert rel_error(truncated["core.W_h"], full["core.W_h"]) > 1e-3
+
+
+class OracleM:
+    """A synthetic-gradient model that knows the true future gradient at every window boundary."""
+
+    def __init__(self, boundaries):
+        self.boundaries = boundaries      # [(joined state, joined true gradient of all later losses)]
+
+    def predict(self, s):
+        for state, grad in self.boundaries:
+            if np.allclose(backend.to_numpy(s), state, rtol=1e-12, atol=1e-12):
+                return backend.to_device(grad)
+        return backend.xp().zeros_like(s)   # a window's start at step 0 (only fitted, never used)
+
+    def fit(self, target):
+        return 0.0
+
+
+@pytest.mark.parametrize("T", [2, 3])
+def test_an_oracle_synthetic_gradient_makes_tbptt_equal_full_bptt(float64, rng, T):
+    model, tokens, targets, mask = make_problem(rng)
+    boundaries, state = [], None
+    for k in range(T, L, T):                  # true d(losses after step k) / d state_k, from BPTT over the rest
+        _, state = model.forward(tokens[k - T:k], state)
+        loss_fn = SequenceCrossEntropy()
+        logits, _ = model.forward(tokens[k:], state)
+        loss_fn.forward(logits, targets[k:], mask[k:])
+        d_state = model.backward(loss_fn.backward())
+        boundaries.append((backend.to_numpy(join_state(state)), backend.to_numpy(join_state(d_state))))
+    full = full_bptt_grads(model, tokens, targets, mask)
+    trainer = TBPTT(model, T=T, method="dni")
+    trainer.M = OracleM(boundaries)
+    grads = recorded_grads(trainer, tokens, targets, mask)
+    for name in full:
+        assert rel_error(grads[name], full[name]) < 1e-10, name
+
+
+class SpyM:
+    """Records what M was asked to predict at and what it was fitted to; predicts a fixed g_hat."""
+
+    def __init__(self, g_hat):
+        self.g_hat, self.calls = g_hat, []
+
+    def predict(self, s):
+        self.calls.append(("predict", backend.to_numpy(s).copy()))
+        return self.g_hat
+
+    def fit(self, target):
+        self.calls.append(("fit", backend.to_numpy(target).copy()))
+        return 0.0
+
+
+def test_m_is_fitted_at_the_window_start_to_the_gradient_arriving_there_including_the_bootstrapped_sg(float64, rng):
+    model, tokens, targets, mask = make_problem(rng)
+    T, s0 = 3, tuple(randn(rng, N, H) for _ in range(2))
+    g_hat = randn(rng, N, 2 * H)
+    trainer = TBPTT(model, T=T, method="dni", sg_scale=0.5)
+    trainer.M = spy = SpyM(g_hat)
+    trainer.optimizer = GradientRecorder(model)
+    _, sT = trainer.window(tokens[:T], targets[:T], mask[:T], s0)
+    kinds = [k for k, _ in spy.calls]
+    assert kinds == ["predict", "predict", "fit"]
+    assert rel_error(spy.calls[0][1], join_state(sT)) == 0          # g_hat predicted at the window's end ...
+    assert rel_error(spy.calls[1][1], join_state(s0)) == 0          # ... M fitted at its start ...
+
+    def objective():                                                  # ... to d(in-window loss + <0.5 g_hat, s_T>)/ds_0
+        logits, s_end = model.forward(tokens[:T], s0)
+        sg = split_state(0.5 * g_hat, 2)
+        return SequenceCrossEntropy().forward(logits, targets[:T], mask[:T]) + sum((a * b).sum() for a, b in zip(sg, s_end))
+
+    expected = np.concatenate([numerical_grad(objective, s) for s in s0], axis=1)
+    assert rel_error(spy.calls[2][1], expected) < 1e-6
+
+
+def test_no_synthetic_gradient_is_used_after_the_last_window_of_a_sequence(float64, rng):
+    model, tokens, targets, mask = make_problem(rng)
+    trainer = TBPTT(model, T=L, method="dni")
+    trainer.M = spy = SpyM(randn(rng, N, 2 * H) * 100)
+    trainer.optimizer = GradientRecorder(model)
+    trainer.sequence(tokens, targets, mask)
+    assert [k for k, _ in spy.calls] == ["predict", "fit"]          # fitted at the start, never asked about the end
+    full = full_bptt_grads(model, tokens, targets, mask)
+    assert all(rel_error(trainer.optimizer.total[k], full[k]) < 1e-12 for k in full)
+
+
+def test_zero_initialised_m_and_aux_head_make_the_first_window_identical_to_bptt(rng):
+    results = []
+    for method in ("bptt", "dni", "dni-aux"):
+        model, tokens, targets, mask = make_problem(np.random.default_rng(5))
+        trainer = TBPTT(model, T=3, method=method, rng=np.random.default_rng(0))
+        trainer.window(tokens[:3], targets[:3], mask[:3])
+        results.append({k: backend.to_numpy(v).copy() for k, v in model.params.items()})
+    for other in results[1:]:
+        assert all(np.array_equal(results[0][k], other[k]) for k in results[0])
+
+
+def test_aux_task_gradient_on_the_core_output_matches_finite_differences(float64, rng):
+    model, tokens, targets, mask = make_problem(rng)
+    trainer = TBPTT(model, T=3, method="dni-aux", aux_weight=0.7)
+    trainer.aux.params["W"][:] = randn(rng, H, 2 * H)
+    model.forward(tokens[:3])
+    g_hat = randn(rng, N, 2 * H)
+    dh = trainer._aux_task(g_hat)
+    h0 = model.h[0]
+
+    def aux_loss():
+        diff = backend.to_numpy(trainer.aux.forward(h0) - g_hat)
+        return 0.7 * (diff * diff).sum() / N
+
+    assert rel_error(dh[0], numerical_grad(aux_loss, h0)) < 1e-6
+    assert float(abs(backend.to_numpy(dh[1:])).sum()) == 0.0
+
+
+def test_dni_trains_m_and_the_sg_loss_is_reported(rng):
+    model, tokens, targets, mask = make_problem(rng)
+    trainer = TBPTT(model, T=2, method="dni", lr=1e-2, sg_lr=1e-2, rng=rng)
+    for _ in range(3):
+        trainer.sequence(tokens, targets, mask)
+    W = backend.to_numpy(trainer.M.model.params["0.W"])
+    assert trainer.sg_loss is not None and np.abs(W).sum() > 0
+
+
+def test_evaluate_bits_of_a_uniform_model_is_log2_of_the_alphabet(rng):
+    model, tokens, targets, _ = make_problem(rng)
+    for p in model.params.values():
+        p[...] = 0
+    bits, _ = evaluate_bits(model, tokens, targets, chunk=3)
+    assert bits == pytest.approx(np.log2(V))
+
+
+def test_unknown_method_and_bad_T_are_rejected(rng):
+    model, *_ = make_problem(rng)
+    with pytest.raises(ValueError, match="unknown method"):
+        TBPTT(model, T=3, method="cdni")
+    with pytest.raises(ValueError, match="at least 1"):
+        TBPTT(model, T=0)
