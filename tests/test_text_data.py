@@ -1,0 +1,129 @@
+"""Character corpora (embedded, PTB format, user files) and the Copy / Repeat-Copy tasks."""
+import hashlib
+
+import numpy as np
+import pytest
+
+from minidni import backend
+from minidni.data import text
+from minidni.data.tasks import CopyTask, Curriculum
+from minidni.errors import DataFileError
+
+PTB_LINES = {
+    "train": " a e r _ b a n k n o t e _ b e r l i t z\n p i e r r e _ < u n k > _ N _ y e a r s\n",
+    "valid": " c o n s u m e r s _ m a y\n",
+    "test": " n o _ i t _ w a s n ' t\n",
+}
+
+
+@pytest.fixture
+def ptb_dir(tmp_path, monkeypatch):
+    """A cache directory holding tiny ptb.char files in the canonical format."""
+    monkeypatch.setenv("MINIDNI_DATA", str(tmp_path))
+    monkeypatch.setenv("MINIDNI_NO_DOWNLOAD", "1")
+    directory = tmp_path / "ptb"
+    directory.mkdir()
+    for split, content in PTB_LINES.items():
+        (directory / text.PTB_FILES[split]).write_text(content)
+    return directory
+
+
+def test_embedded_corpus_needs_no_network_and_is_deterministic():
+    a, b = text.load_corpus("embedded"), text.load_corpus("embedded")
+    assert len(a.train) > 300_000 and len(a.valid) > 10_000 and len(a.test) > 10_000
+    assert a.sha256 == b.sha256 and np.array_equal(a.train, b.train)
+    full = text.embedded_text()
+    assert a.decode(a.train[:200]) + "" == full[:200]
+    assert a.decode(a.test[-50:]) == full[-50:]                   # contiguous split: test is the text's end
+    assert "\n" in a.symbols and " " in a.symbols
+
+
+def test_ptb_files_in_the_canonical_format_become_one_symbol_per_character_and_line(ptb_dir):
+    corpus = text.load_corpus("ptb")
+    assert corpus.decode(corpus.valid) == "consumers_may\n"
+    assert corpus.decode(corpus.train).splitlines()[1] == "pierre_<unk>_N_years"
+    assert set("_\n<>'N") <= set(corpus.symbols)
+    assert corpus.n_symbols == len(set("".join(PTB_LINES.values()).replace(" ", "")))
+
+
+def test_a_missing_ptb_file_says_where_to_put_it(ptb_dir):
+    (ptb_dir / "ptb.char.test.txt").unlink()
+    with pytest.raises(DataFileError, match=r"ptb.char.test.txt is not at .*simple-examples.tgz"):
+        text.load_corpus("ptb")
+
+
+def test_a_ptb_file_not_in_the_character_format_is_rejected_with_its_line(ptb_dir):
+    (ptb_dir / "ptb.char.valid.txt").write_text(" a b\n consumers may\n")
+    with pytest.raises(DataFileError, match=r"line 2: 'consumers' is not one character"):
+        text.load_corpus("ptb")
+
+
+def test_a_pinned_ptb_checksum_accepts_the_right_file_and_rejects_a_corrupt_one(ptb_dir, monkeypatch):
+    path = ptb_dir / "ptb.char.train.txt"
+    right = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setitem(text.PTB_SHA256, "ptb.char.train.txt", right)
+    assert len(text.load_corpus("ptb").train) > 0
+    path.write_text(PTB_LINES["train"][:-10] + "\n")
+    with pytest.raises(DataFileError, match=f"has SHA-256 .*expected {right}"):
+        text.load_corpus("ptb")
+
+
+def test_a_user_utf8_file_loads_with_its_own_alphabet(tmp_path):
+    path = tmp_path / "poem.txt"
+    path.write_text("Über den Wolken — muss die Freiheit wohl grenzenlos sein. " * 4, encoding="utf-8")
+    corpus = text.load_corpus(str(path))
+    assert corpus.name == "poem.txt" and "—" in corpus.symbols and "Ü" in corpus.symbols
+    assert corpus.decode(np.concatenate([corpus.train, corpus.valid, corpus.test])) == path.read_text("utf-8")
+
+
+def test_a_missing_user_file_a_directory_and_invalid_utf8_are_clear_errors(tmp_path):
+    with pytest.raises(DataFileError, match="does not exist"):
+        text.load_corpus(str(tmp_path / "nope.txt"))
+    with pytest.raises(DataFileError, match="not a file"):
+        text.load_corpus(str(tmp_path))
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes(("line one\n" * 20 + "caf").encode() + b"\xe9\n")
+    with pytest.raises(DataFileError, match=r"not valid UTF-8: byte 183 \(line 21\)"):
+        text.load_corpus(str(bad))
+
+
+def test_a_text_too_short_for_a_validation_split_is_rejected(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("hello")
+    with pytest.raises(DataFileError, match="at least 100 characters"):
+        text.load_corpus(str(path))
+
+
+def test_batchify_cuts_the_text_into_contiguous_parallel_streams():
+    streams = text.batchify(np.arange(23), 4)
+    assert streams.shape == (5, 4)
+    assert list(streams[:, 1]) == [5, 6, 7, 8, 9]
+    with pytest.raises(DataFileError, match="too few"):
+        text.batchify(np.arange(5), 4)
+
+
+def test_copy_targets_are_the_inputs_n_steps_later_and_only_they_are_scored():
+    task, rng = CopyTask(bits=3), np.random.default_rng(0)
+    tokens, targets, mask = (backend.to_numpy(a) for a in task.batch(5, 7, rng))
+    assert tokens.shape == targets.shape == mask.shape == (10, 7)
+    assert np.array_equal(targets[5:], tokens[:5]) and mask[5:].all() and not mask[:5].any()
+    assert (tokens[5] == task.GO).all() and (tokens[6:] == task.BLANK).all() and tokens[:5].max() < 8
+
+
+def test_repeat_copy_writes_the_patterns_r_times_and_scores_r_n_steps():
+    task, rng = CopyTask(bits=2, max_repeats=3), np.random.default_rng(1)
+    tokens, targets, mask = (backend.to_numpy(a) for a in task.batch(4, 16, rng))
+    assert tokens.shape == (4 + 12, 16)
+    repeats = tokens[4] - task.BLANK
+    assert set(repeats) <= {1, 2, 3} and len(set(repeats)) > 1
+    for j, r in enumerate(repeats):
+        assert mask[:, j].sum() == 4 * r
+        assert np.array_equal(targets[4:4 + 4 * r, j], np.tile(tokens[:4, j], r))
+
+
+def test_curriculum_grows_n_when_the_recent_error_falls_below_the_threshold():
+    c = Curriculum(threshold=0.15, patience=3)
+    assert c.n == 1 and c.solved == 0
+    assert not any(c.update(b) for b in (1.0, 0.1, 0.1))          # mean 0.4: not yet
+    assert c.update(0.1) and c.n == 2 and c.solved == 1           # the last 3: mean 0.1
+    assert not c.update(0.0)                                      # the count starts again at a new length
