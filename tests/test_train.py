@@ -36,8 +36,8 @@ def test_mlp_reaches_95_percent_on_digits(digits_flat):
 
 
 def test_cnn_reaches_95_percent_on_digits(digits_images):
-    model = build_cnn((1, 8, 8), 10, channels=(8, 16), rng=np.random.default_rng(0))
-    _, history = _train(digits_images, model, epochs=8)
+    model = build_cnn((1, 8, 8), 10, channels=(16, 32), rng=np.random.default_rng(0))
+    _, history = _train(digits_images, model, epochs=8, lr=3e-3)
     assert history[-1]["test_accuracy"] > 0.95
 
 

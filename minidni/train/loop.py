@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from ..backend import to_device, to_numpy
-from ..errors import DivergenceError
+from ..errors import DivergenceError, UserError
 
 
 def evaluate(model, x, y, batch_size=500):
@@ -38,11 +38,14 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
         if progress is not None:
             it = progress(it, epoch)
         for xb, yb in it:
-            loss = float(trainer.step(xb, yb))
+            with np.errstate(over="ignore", invalid="ignore"):     # a blow-up is reported below, by step
+                loss = float(trainer.step(xb, yb))
             if not math.isfinite(loss):
                 raise DivergenceError(f"training diverged: loss is {loss} at step {trainer.t} (epoch {epoch}); "
                                       "try a smaller learning rate")
             losses.append(loss)
+        if not losses:
+            raise UserError(f"no training batch in epoch {epoch}: {len(data.x_train)} samples, batch size {batch_size}")
         record = {"epoch": epoch, "step": trainer.t, "train_loss": float(np.mean(losses)),
                   "test_accuracy": evaluate(model, data.x_test, data.y_test),
                   "seconds": time.perf_counter() - start}
