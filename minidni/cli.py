@@ -56,6 +56,8 @@ def add_training_options(p, methods):
                    help="each module updates on a step with this probability (paper's p; default 1)")
     g.add_argument("--complete-unlock", action="store_true",
                    help="also predict each module's input from the data (synthetic inputs, paper §3.2)")
+    g.add_argument("--diagnose-every", type=int, default=0, metavar="K",
+                   help="every K steps, compare each g_hat with the true gradient (cosine; saved with --json)")
     g.add_argument("--cuts", type=int, nargs="+", default=None,
                    help="decouple only after these module indices (default: after every module)")
 
@@ -77,7 +79,8 @@ def trainer_options(args, data, rng):
             raise UserError(f"--update-prob must lie in (0, 1], got {args.update_prob}")
         options.update(input_shape=data.input_shape, n_classes=data.n_classes, sg_kind=args.sg,
                        sg_hidden=args.sg_hidden, sg_lr=args.sg_lr, sg_scale=args.sg_scale,
-                       update_prob=args.update_prob, synthetic_inputs=args.complete_unlock, cuts=args.cuts, rng=rng)
+                       update_prob=args.update_prob, synthetic_inputs=args.complete_unlock, cuts=args.cuts,
+                       diagnose_every=args.diagnose_every, rng=rng)
     return options
 
 
@@ -118,6 +121,8 @@ def run_training(args, log=print):
     result = {"method": args.method, "dataset": args.dataset, "model": args.model, "seed": args.seed,
               "test_accuracy": history[-1]["test_accuracy"], "history": history,
               "seconds": time.perf_counter() - start}
+    if getattr(trainer, "diagnostics", None):
+        result["sg_quality"] = trainer.diagnostics
     return trainer, result
 
 

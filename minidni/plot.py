@@ -29,3 +29,22 @@ def plot_error_curves(results, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_sg_quality(diagnostics, path, title="synthetic gradient quality"):
+    """Cosine similarity between g_hat_i and the true delta_i against step, one line per module."""
+    steps = [d["step"] for d in diagnostics]
+    n = len(diagnostics[0]["modules"])
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for i in range(n):
+        ax.plot(steps, [d["modules"][i]["cosine"] for d in diagnostics], label=f"M after module {i + 1}")
+    ax.plot(steps, [np.mean([m["cosine"] for m in d["modules"]]) for d in diagnostics], "k--", label="mean")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("cos(g_hat, true gradient)")
+    ax.set_ylim(-0.2, 1.0)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -65,13 +65,14 @@ class DNI:
 
     input_shape, n_classes: of the data. conditional=True is cDNI (M also sees the label).
     sg_kind "linear" | "mlp"; sg_scale multiplies g_hat before the module uses it.
+    diagnose_every=k > 0 appends sg_quality() to `diagnostics` every k steps.
     """
 
     name = "dni"
 
     def __init__(self, model, input_shape, n_classes, optimizer="adam", lr=1e-3, conditional=False,
                  sg_kind="linear", sg_hidden=None, sg_optimizer="adam", sg_lr=1e-4, sg_scale=1.0,
-                 update_prob=1.0, cuts=None, synthetic_inputs=False, rng=None, trace=None):
+                 update_prob=1.0, cuts=None, synthetic_inputs=False, diagnose_every=0, rng=None, trace=None):
         if not 0 < update_prob <= 1:
             raise ValueError(f"update probability must lie in (0, 1], got {update_prob}")
         self.model, self.modules = model, group(list(model), cuts)
@@ -91,12 +92,15 @@ class DNI:
         self.optimizers = [make_optimizer(optimizer, f, lr) for f in self.modules]
         self.loss_fn = SoftmaxCrossEntropy()
         self.trace = trace if trace is not None else Trace()
+        self.diagnose_every, self.diagnostics = diagnose_every, []
         self.t = 0
 
     def step(self, x, y):
         """One decoupled training step on x: (N, ...), y: (N,). Returns the loss at the top."""
         self.t += 1
         t, trace, L = self.t, self.trace, len(self.modules)
+        if self.diagnose_every and (t == 1 or t % self.diagnose_every == 0):
+            self.diagnostics.append({"step": t, "modules": self.sg_quality(x, y)})
         c = y if self.conditional else None
         updates = self.rng.random(L) < self.update_prob if self.update_prob < 1 else [True] * L
         h = x
