@@ -160,12 +160,12 @@ def run_grid(dataset, model, depths, methods, seeds, epochs, log=print, **option
     runs = [(d, m, s) for d in depths for m in methods for s in seeds]
     results = []
     for depth, method, seed in tqdm(runs, desc="compare", unit="run", file=sys.stderr, leave=False):
-        args = train_args(dataset=dataset, model=model, layers=depth, method=method, seed=seed,
+        args = train_args(dataset=dataset, model=model, layers=depth or 0, method=method, seed=seed,
                           epochs=epochs, quiet=True, **options)
         _, result = run_training(args)
         result["layers"] = depth if model == "mlp" else None
         results.append(result)
-        log(f"{model} layers={depth} {method:8} seed={seed}: test error {100 * (1 - result['test_accuracy']):.2f}%")
+        log(f"{model} layers={depth or '-'} {method:8} seed={seed}: test error {100 * (1 - result['test_accuracy']):.2f}%")
     return results
 
 
@@ -186,14 +186,17 @@ def error_table(results):
 def cmd_compare(args):
     _setup(args)
     os.makedirs(args.out, exist_ok=True)
-    results = run_grid(args.dataset, args.model, args.layers, args.methods, args.seeds, args.epochs,
-                       lr=args.lr, sg_lr=args.sg_lr, batch_size=args.batch_size)
+    depths = args.layers if args.model == "mlp" else [None]       # the CNN has one fixed depth
+    results = run_grid(args.dataset, args.model, depths, args.methods, args.seeds, args.epochs,
+                       lr=args.lr, sg_lr=args.sg_lr, batch_size=args.batch_size, update_prob=args.update_prob,
+                       complete_unlock=args.complete_unlock)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     table = error_table(results)
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(f"Test error (%), mean ± std over seeds {args.seeds}, {args.dataset}, {args.model}, "
-                f"{args.epochs} epochs.\n\n" + table)
+                f"{args.epochs} epochs, update probability {args.update_prob}"
+                f"{', complete unlock' if args.complete_unlock else ''}.\n\n" + table)
     from .plot import plot_error_curves
     plot_error_curves(results, os.path.join(args.out, "error_curves.png"))
     print(table)
@@ -239,6 +242,8 @@ def build_parser():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--sg-lr", type=float, default=1e-4)
+    p.add_argument("--update-prob", type=float, default=1.0, help="dni/cdni: the paper's p (default 1)")
+    p.add_argument("--complete-unlock", action="store_true", help="dni/cdni: synthetic inputs too")
     p.add_argument("--out", default="runs/compare", help="output directory (default runs/compare)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--backend", choices=["numpy", "cupy"], default=os.environ.get("MINIDNI_BACKEND", "numpy"))

@@ -47,3 +47,19 @@ def test_user_errors_print_one_line_and_exit_2(args, message):
     assert message in out.stderr
     assert "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_compare_writes_results_table_and_figure(tmp_path):
+    assert main(["compare", "--layers", "2", "3", "--methods", "backprop", "cdni", "--seeds", "0", "1",
+                 "--epochs", "1", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert len(results) == 2 * 2 * 2
+    table = (tmp_path / "table.md").read_text()
+    assert "| layers | backprop | cdni |" in table and "| 3 |" in table and " ± " in table
+    assert (tmp_path / "error_curves.png").stat().st_size > 1000
+
+
+def test_demo_prints_the_three_methods(capsys):
+    assert main(["demo", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert all(m in out for m in ("backprop", "dni", "cdni"))
