@@ -221,6 +221,14 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_figures(args):
+    from .figures import make_figures
+    os.makedirs(args.out, exist_ok=True)
+    for path in make_figures(args.out, quick=args.quick) or []:
+        print(path)
+    return 0
+
+
 def build_parser():
     from .train import METHODS
     parser = _Parser(prog="python -m minidni",
@@ -253,6 +261,12 @@ def build_parser():
     p.add_argument("--figure", metavar="PNG", help="also save the test-error curves here")
     p.add_argument("--backend", choices=["numpy", "cupy"], default=os.environ.get("MINIDNI_BACKEND", "numpy"))
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("figures", help="regenerate every figure in figures/")
+    p.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, not the paper's numbers")
+    p.add_argument("--out", default="figures", help="output directory (default figures/)")
+    p.set_defaults(func=cmd_figures)
+    from . import cli_rnn
+    cli_rnn.register(sub)
     return parser
 
 
