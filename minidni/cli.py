@@ -50,7 +50,8 @@ def add_training_options(p, methods):
     g = p.add_argument_group("synthetic gradients (dni, cdni)")
     g.add_argument("--sg", choices=["linear", "mlp"], default="linear", help="synthetic-gradient model M (default linear)")
     g.add_argument("--sg-hidden", type=int, default=None, help="hidden width of an mlp M (default: the activation's)")
-    g.add_argument("--sg-lr", type=float, default=1e-4, help="learning rate of M (Adam; default 1e-4)")
+    g.add_argument("--sg-optimizer", choices=["adam", "sgd"], default="adam", help="optimiser of M (default adam)")
+    g.add_argument("--sg-lr", type=float, default=1e-4, help="learning rate of M (default 1e-4)")
     g.add_argument("--sg-scale", type=float, default=1.0, help="multiply g_hat by this before use (default 1)")
     g.add_argument("--update-prob", type=float, default=1.0,
                    help="each module updates on a step with this probability (paper's p; default 1)")
@@ -78,7 +79,7 @@ def trainer_options(args, data, rng):
         if not 0 < args.update_prob <= 1:
             raise UserError(f"--update-prob must lie in (0, 1], got {args.update_prob}")
         options.update(input_shape=data.input_shape, n_classes=data.n_classes, sg_kind=args.sg,
-                       sg_hidden=args.sg_hidden, sg_lr=args.sg_lr, sg_scale=args.sg_scale,
+                       sg_hidden=args.sg_hidden, sg_optimizer=args.sg_optimizer, sg_lr=args.sg_lr, sg_scale=args.sg_scale,
                        update_prob=args.update_prob, synthetic_inputs=args.complete_unlock, cuts=args.cuts,
                        diagnose_every=args.diagnose_every, rng=rng)
     return options
