@@ -63,11 +63,20 @@ def add_training_options(p, methods):
                    help="decouple only after these module indices (default: after every module)")
 
 
+def validate(args):
+    """Reject bad option values before any data is loaded."""
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.model == "mlp" and (args.layers < 1 or args.hidden < 1):
+        raise UserError(f"--layers and --hidden must be positive, got {args.layers} and {args.hidden}")
+    if not 0 < args.update_prob <= 1:
+        raise UserError(f"--update-prob must lie in (0, 1], got {args.update_prob}")
+
+
 def build_model(args, data, rng):
     from .models import build_cnn, build_mlp
     if args.model == "mlp":
-        if args.layers < 1 or args.hidden < 1:
-            raise UserError(f"--layers and --hidden must be positive, got {args.layers} and {args.hidden}")
         return build_mlp(int(np.prod(data.input_shape)), data.n_classes, args.layers, args.hidden, rng)
     return build_cnn(data.input_shape, data.n_classes, rng=rng)
 
@@ -76,8 +85,6 @@ def trainer_options(args, data, rng):
     """Keyword arguments for make_trainer from the parsed options."""
     options = {"optimizer": args.optimizer, "lr": args.lr}
     if args.method in ("dni", "cdni"):
-        if not 0 < args.update_prob <= 1:
-            raise UserError(f"--update-prob must lie in (0, 1], got {args.update_prob}")
         options.update(input_shape=data.input_shape, n_classes=data.n_classes, sg_kind=args.sg,
                        sg_hidden=args.sg_hidden, sg_optimizer=args.sg_optimizer, sg_lr=args.sg_lr, sg_scale=args.sg_scale,
                        update_prob=args.update_prob, synthetic_inputs=args.complete_unlock, cuts=args.cuts,
@@ -91,9 +98,7 @@ def run_training(args, log=print):
 
     from .data import load_dataset
     from .train import fit, make_trainer
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    validate(args)
     data = load_dataset(args.dataset, flat=args.model == "mlp")
     rng = np.random.default_rng(args.seed)
     model = build_model(args, data, rng)

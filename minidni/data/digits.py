@@ -5,8 +5,6 @@ tutorial can run offline. The data has no official split; we make one, stratifie
 by class and seeded, so the same seed always gives the same 1,437 / 360 split.
 """
 import numpy as np
-from sklearn.datasets import load_digits as _sklearn_digits
-from sklearn.model_selection import train_test_split
 
 from ..backend import get_dtype
 
@@ -23,6 +21,8 @@ def load_digits(seed=0):
     intensities, as MNIST's conventional 0.1307/0.3081 does. Test statistics are
     never used. x is in the backend's default float dtype; y is int64.
     """
+    from sklearn.datasets import load_digits as _sklearn_digits    # imported here: scikit-learn is slow to import
+    from sklearn.model_selection import train_test_split
     digits = _sklearn_digits()
     x = digits.images.astype(np.float64)[:, None] / 16.0
     y = digits.target.astype(np.int64)
