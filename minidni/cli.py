@@ -59,6 +59,8 @@ def add_training_options(p, methods):
                    help="also predict each module's input from the data (synthetic inputs, paper §3.2)")
     g.add_argument("--diagnose-every", type=int, default=0, metavar="K",
                    help="every K steps, compare each g_hat with the true gradient (cosine; saved with --json)")
+    g.add_argument("--input-lr", type=float, default=3e-3,
+                   help="learning rate of the synthetic-input models I (default 3e-3)")
     g.add_argument("--cuts", type=int, nargs="+", default=None,
                    help="decouple only after these module indices (default: after every module)")
 
@@ -87,7 +89,8 @@ def trainer_options(args, data, rng):
     if args.method in ("dni", "cdni"):
         options.update(input_shape=data.input_shape, n_classes=data.n_classes, sg_kind=args.sg,
                        sg_hidden=args.sg_hidden, sg_optimizer=args.sg_optimizer, sg_lr=args.sg_lr, sg_scale=args.sg_scale,
-                       update_prob=args.update_prob, synthetic_inputs=args.complete_unlock, cuts=args.cuts,
+                       update_prob=args.update_prob, synthetic_inputs=args.complete_unlock,
+                       input_lr=args.input_lr, cuts=args.cuts,
                        diagnose_every=args.diagnose_every, rng=rng)
     return options
 

@@ -69,3 +69,13 @@ def test_decoupled_mlp_learns_digits(digits_flat, method):
     model = build_mlp(64, 10, layers=4, hidden=128, rng=np.random.default_rng(0))
     _, history = _train(digits_flat, model, method, epochs=10)
     assert history[-1]["test_accuracy"] > 0.9
+
+
+def test_stochastic_updates_and_complete_unlock_still_learn_digits(digits_flat):
+    """The paper's two stress tests of §3.2, at small budgets: p = 0.2, and synthetic inputs too."""
+    model = build_mlp(64, 10, layers=4, hidden=128, rng=np.random.default_rng(0))
+    _, history = _train(digits_flat, model, "cdni", epochs=15, update_prob=0.2)
+    assert history[-1]["test_accuracy"] > 0.85
+    model = build_mlp(64, 10, layers=4, hidden=128, rng=np.random.default_rng(0))
+    _, history = _train(digits_flat, model, "cdni", epochs=10, synthetic_inputs=True)
+    assert history[-1]["test_accuracy"] > 0.85

@@ -65,6 +65,9 @@ class DNI:
 
     input_shape, n_classes: of the data. conditional=True is cDNI (M also sees the label).
     sg_kind "linear" | "mlp"; sg_scale multiplies g_hat before the module uses it.
+    synthetic_inputs=True adds the input models I (complete unlock), trained with
+    sg_optimizer at input_lr: they regress activations of order 1, not gradients of
+    order 1/N, so they want a larger step than M.
     diagnose_every=k > 0 appends sg_quality() to `diagnostics` every k steps.
     """
 
@@ -72,7 +75,8 @@ class DNI:
 
     def __init__(self, model, input_shape, n_classes, optimizer="adam", lr=1e-3, conditional=False,
                  sg_kind="linear", sg_hidden=None, sg_optimizer="adam", sg_lr=1e-4, sg_scale=1.0,
-                 update_prob=1.0, cuts=None, synthetic_inputs=False, diagnose_every=0, rng=None, trace=None):
+                 update_prob=1.0, cuts=None, synthetic_inputs=False, input_lr=3e-3, diagnose_every=0,
+                 rng=None, trace=None):
         if not 0 < update_prob <= 1:
             raise ValueError(f"update probability must lie in (0, 1], got {update_prob}")
         self.model, self.modules = model, group(list(model), cuts)
@@ -87,7 +91,7 @@ class DNI:
                     for shape in shapes[:-1]]
         self.input_models = None
         if synthetic_inputs:
-            self.input_models = [Regressor(make_input_model(input_shape, shape, self.rng), sg_optimizer, sg_lr)
+            self.input_models = [Regressor(make_input_model(input_shape, shape, self.rng), sg_optimizer, input_lr)
                                  for shape in shapes[:-1]]      # I_{i+1} predicts module i+1's input
         self.optimizers = [make_optimizer(optimizer, f, lr) for f in self.modules]
         self.loss_fn = SoftmaxCrossEntropy()
