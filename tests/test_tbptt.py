@@ -78,7 +78,10 @@ def test_tbptt_with_shorter_windows_is_truncated_and_loses_the_long_range_gradie
 
 
 class OracleM:
-    """A synthetic-gradient model that knows the true future gradient at every window boundary."""
+    """A synthetic-gradient model that knows the true future gradient at every window boundary.
+
+    Like M, it speaks per sequence: N times the gradient of the batch-mean loss.
+    """
 
     def __init__(self, boundaries):
         self.boundaries = boundaries      # [(joined state, joined true gradient of all later losses)]
@@ -103,7 +106,7 @@ def test_an_oracle_synthetic_gradient_makes_tbptt_equal_full_bptt(float64, rng, 
         logits, _ = model.forward(tokens[k:], state)
         loss_fn.forward(logits, targets[k:], mask[k:])
         d_state = model.backward(loss_fn.backward())
-        boundaries.append((backend.to_numpy(join_state(state)), backend.to_numpy(join_state(d_state))))
+        boundaries.append((backend.to_numpy(join_state(state)), N * backend.to_numpy(join_state(d_state))))
     full = full_bptt_grads(model, tokens, targets, mask)
     trainer = TBPTT(model, T=T, method="dni")
     trainer.M = OracleM(boundaries)
@@ -140,12 +143,12 @@ def test_m_is_fitted_at_the_window_start_to_the_gradient_arriving_there_includin
     assert rel_error(spy.calls[0][1], join_state(sT)) == 0          # g_hat predicted at the window's end ...
     assert rel_error(spy.calls[1][1], join_state(s0)) == 0          # ... M fitted at its start ...
 
-    def objective():                                                  # ... to d(in-window loss + <0.5 g_hat, s_T>)/ds_0
+    def objective():                           # ... to N d(in-window loss + <0.5 g_hat / N, s_T>)/ds_0: per sequence
         logits, s_end = model.forward(tokens[:T], s0)
-        sg = split_state(0.5 * g_hat, 2)
+        sg = split_state(0.5 * g_hat / N, 2)
         return SequenceCrossEntropy().forward(logits, targets[:T], mask[:T]) + sum((a * b).sum() for a, b in zip(sg, s_end))
 
-    expected = np.concatenate([numerical_grad(objective, s) for s in s0], axis=1)
+    expected = N * np.concatenate([numerical_grad(objective, s) for s in s0], axis=1)
     assert rel_error(spy.calls[2][1], expected) < 1e-6
 
 
@@ -211,3 +214,27 @@ def test_unknown_method_and_bad_T_are_rejected(rng):
         TBPTT(model, T=3, method="cdni")
     with pytest.raises(ValueError, match="at least 1"):
         TBPTT(model, T=0)
+
+
+def test_quick_runs_of_every_task_and_method_produce_results_and_figures(tmp_path):
+    from minidni.cli_rnn import results_table, run_compare
+    from minidni.plot_rnn import plot_copy_table, plot_curves
+    copy = run_compare("copy", [("bptt", 2), ("dni", 2), ("dni-aux", 2)], quick=True, log=lambda s: None, steps=6)
+    assert [r["method"] for r in copy] == ["bptt", "dni", "dni-aux"] and all(r["history"] for r in copy)
+    assert "| dni | 0 |" in results_table("copy", copy)
+    lm = run_compare("charlm", [("bptt", 8), ("dni", 8)], quick=True, log=lambda s: None, chars=2000)
+    assert all(0 < r["bpc"] < 8 and r["history"][0]["chars"] == 0 for r in lm)
+    assert "valid BPC" in results_table("charlm", lm)
+    paths = plot_curves(lm, str(tmp_path / "lm")) + plot_curves(copy, str(tmp_path / "copy"))
+    paths.append(plot_copy_table({"copy": copy}, str(tmp_path / "table.png")))
+    assert all((tmp_path / p.split("/")[-1]).stat().st_size > 1000 for p in paths)
+
+
+def test_the_rnn_command_reports_user_errors_in_one_line(capsys):
+    from minidni.cli_rnn import main
+    assert main(["copy", "--max-repeats", "2", "--quick"]) == 2
+    assert main(["copy", "-T", "2", "3", "--quick"]) == 2
+    assert main(["charlm", "--corpus", "/no/such/file.txt", "--quick", "--quiet"]) == 2
+    assert main(["copy", "--compare", "--runs", "sgd:3", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert "repeat-copy only" in err and "one -T" in err and "does not exist" in err and "METHOD:T" in err

@@ -32,7 +32,7 @@ class CopyTask:
     Output classes: the 2^bits patterns.
     """
 
-    def __init__(self, bits=3, max_repeats=0):
+    def __init__(self, bits=1, max_repeats=0):
         if bits < 1:
             raise ValueError(f"patterns need at least 1 bit, got {bits}")
         if max_repeats < 0:

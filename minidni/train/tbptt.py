@@ -29,7 +29,10 @@ core in the same backward pass, so the state learns to carry what M will need.
 
 Loss convention: a window's loss is the sum over its steps of the batch-mean cross-
 entropy (nats), so the gradient of "all future losses" has the same scale in every
-window, whatever T is.
+window, whatever T is. M speaks for one sequence: it predicts, and is fitted to, the
+gradient of that sequence's own future losses, which is n times its share of the
+batch mean's. Otherwise M's targets would shrink with the batch size n, and its
+optimiser's steps (Adam's are about lr whatever the gradient) would dwarf them.
 """
 import math
 
@@ -114,8 +117,8 @@ class TBPTT:
         is the next window's start: values only, no gradient flows back through it.
         """
         self.t += 1
-        t, trace, model = self.t, self.trace, self.model
-        h_t = state if state is not None else model.init_state(tokens.shape[1])
+        t, trace, model, n = self.t, self.trace, self.model, tokens.shape[1]
+        h_t = state if state is not None else model.init_state(n)
 
         with trace.event(0, "forward", t):
             logits, h_tT = model.forward(tokens, h_t)                # h_{t+1} ... h_{t+T}
@@ -124,7 +127,7 @@ class TBPTT:
         g_hat = None                                                  # no synthetic gradient: truncation
         if self.M is not None and not last:
             with trace.event(0, "sg_predict", t):
-                g_hat = self.M.predict(join_state(h_tT))              # ~ d(future losses) / dh_{t+T}
+                g_hat = self.M.predict(join_state(h_tT))              # ~ d(future losses) / dh_{t+T}, per sequence
 
         dh_aux = None
         if self.aux is not None and g_hat is not None:
@@ -132,7 +135,7 @@ class TBPTT:
                 dh_aux = self._aux_task(g_hat)
 
         with trace.event(0, "backward", t):
-            d_future = None if g_hat is None else split_state(self.sg_scale * g_hat, len(h_tT))
+            d_future = None if g_hat is None else split_state(self.sg_scale * g_hat / n, len(h_tT))
             delta_t = model.backward(self.loss_fn.backward(), d_future, dh_aux)   # reaches h_t
 
         with trace.event(0, "update", t):
@@ -143,7 +146,7 @@ class TBPTT:
         if self.M is not None:
             with trace.event(0, "sg_update", t):
                 self.M.predict(join_state(h_t))                      # M at the window's START state ...
-                self.sg_loss = float(self.M.fit(join_state(delta_t)))  # ... fitted to what arrived there
+                self.sg_loss = float(self.M.fit(n * join_state(delta_t)))  # ... fitted to what arrived there
         return loss, h_tT
 
     def _aux_task(self, g_hat):

@@ -1,0 +1,83 @@
+"""Figures for the recurrent experiments (paper §3.1), from the result dicts of minidni.cli_rnn.
+
+    plot_curves(results, "figures/charlm")   -> charlm_steps.png, charlm_wallclock.png
+    plot_copy_table({"copy": [...], "repeat-copy": [...]}, "figures/copy_table.png")
+
+Matplotlib's Agg backend: no display needed.
+"""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+COLOURS = {"bptt": "tab:blue", "dni": "tab:red", "dni-aux": "tab:green"}
+LABELS = {"bptt": "BPTT", "dni": "DNI", "dni-aux": "DNI + Aux"}
+T_STYLES = ["-", "--", ":", "-.", (0, (5, 1))]
+
+
+def _label(r):
+    return f"{LABELS[r['method']]}, T={r['T']}" + (f", seed {r['seed']}" if r.get("seed") else "")
+
+
+def _style(r, Ts):
+    """Colour by method; for BPTT, which runs at several T, the line style tells T apart."""
+    return dict(color=COLOURS[r["method"]], linestyle=T_STYLES[Ts.index(r["T"]) % len(T_STYLES)],
+                linewidth=2.0 if r["method"] != "bptt" else 1.5)
+
+
+def plot_curves(results, stem):
+    """Learning curves against training progress and against wall-clock; returns the paths written.
+
+    charlm: validation bits per character against characters seen and against training
+    seconds. copy / repeat-copy: the curriculum's current sequence length N.
+    """
+    Ts = sorted({r["T"] for r in results})
+    charlm = results[0]["task"] == "charlm"
+    y_key, y_label = ("bpc", "validation bits per character") if charlm else ("n", "sequence length N reached")
+    x_axes = [("chars", "characters seen (millions)", 1e-6, "steps") if charlm else
+              ("step", "training steps (batches of sequences)", 1, "steps"),
+              ("seconds", "training wall-clock time (s)", 1, "wallclock")]
+    title = (f"Character LM on {results[0].get('corpus', '')}" if charlm else
+             f"{results[0]['task'].capitalize()}: curriculum length")
+    paths = []
+    for x_key, x_label, x_scale, suffix in x_axes:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for r in results:
+            xs = [h[x_key] * x_scale for h in r["history"]]
+            ax.plot(xs, [h[y_key] for h in r["history"]], label=_label(r), **_style(r, Ts))
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = f"{stem}_{suffix}.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_copy_table(results_by_task, path):
+    """Grouped bars: the largest N solved per T (x) and method (colour), one panel per task."""
+    tasks = list(results_by_task)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 3.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        results = results_by_task[task]
+        Ts = sorted({r["T"] for r in results})
+        methods = list(dict.fromkeys(r["method"] for r in results))
+        width = 0.8 / len(methods)
+        for k, m in enumerate(methods):
+            solved = [max((r["solved"] for r in results if r["method"] == m and r["T"] == T), default=0) for T in Ts]
+            xs = [i + (k - (len(methods) - 1) / 2) * width for i in range(len(Ts))]
+            bars = ax.bar(xs, solved, width, color=COLOURS[m], label=LABELS[m])
+            ax.bar_label(bars, fontsize=7)
+        ax.set_xticks(range(len(Ts)), [f"T={T}" for T in Ts])
+        ax.set_ylabel("largest sequence length N solved")
+        ax.set_title(f"{task.capitalize()} ({results[0]['steps']} steps)")
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
