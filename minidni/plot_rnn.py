@@ -3,8 +3,13 @@
     plot_curves(results, "figures/charlm")   -> charlm_steps.png, charlm_wallclock.png
     plot_copy_table({"copy": [...], "repeat-copy": [...]}, "figures/copy_table.png")
 
+    python -m minidni.plot_rnn figures/copy.json figures/repeat-copy.json -o figures/copy_table.png
+
 Matplotlib's Agg backend: no display needed.
 """
+import argparse
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -81,3 +86,21 @@ def plot_copy_table(results_by_task, path):
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def main(argv=None):
+    """The Copy table figure from the JSON results of `rnn copy --compare` and `rnn repeat-copy --compare`."""
+    ap = argparse.ArgumentParser(prog="python -m minidni.plot_rnn", description=main.__doc__)
+    ap.add_argument("results", nargs="+", help="JSON files written by --compare (copy, repeat-copy)")
+    ap.add_argument("-o", "--out", default="copy_table.png")
+    args = ap.parse_args(argv)
+    by_task = {}
+    for path in args.results:
+        with open(path) as f:
+            results = json.load(f)
+        by_task[results[0]["task"]] = results
+    print(plot_copy_table(by_task, args.out))
+
+
+if __name__ == "__main__":
+    main()

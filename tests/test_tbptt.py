@@ -146,7 +146,8 @@ def test_m_is_fitted_at_the_window_start_to_the_gradient_arriving_there_includin
     def objective():                           # ... to N d(in-window loss + <0.5 g_hat / N, s_T>)/ds_0: per sequence
         logits, s_end = model.forward(tokens[:T], s0)
         sg = split_state(0.5 * g_hat / N, 2)
-        return SequenceCrossEntropy().forward(logits, targets[:T], mask[:T]) + sum((a * b).sum() for a, b in zip(sg, s_end))
+        in_window = SequenceCrossEntropy().forward(logits, targets[:T], mask[:T])
+        return in_window + sum((a * b).sum() for a, b in zip(sg, s_end))
 
     expected = N * np.concatenate([numerical_grad(objective, s) for s in s0], axis=1)
     assert rel_error(spy.calls[2][1], expected) < 1e-6
