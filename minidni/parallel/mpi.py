@@ -1,0 +1,92 @@
+"""MPI at arm's length: a lazy mpi4py import, the launcher, one thread per rank, and aborts.
+
+mpi4py is imported only here and only when a command needs it, so the rest of minidni
+(and a one-process `parallel` run) works without it.
+"""
+import os
+import shutil
+import sys
+import traceback
+from contextlib import contextmanager
+
+from ..errors import UserError
+
+INSTALL_HINT = 'pip install -e ".[mpi]" (mpi4py, and the mpich wheel that brings mpiexec)'
+
+# Variables that MPICH's hydra, PMIx launchers (srun, prterun) and Open MPI set in every rank.
+_LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE")
+
+
+def launched_by_mpiexec():
+    """True when this process is one rank of an mpiexec (or srun) job."""
+    return any(v in os.environ for v in _LAUNCHER_VARIABLES)
+
+
+def import_mpi():
+    """The mpi4py.MPI module, or a UserError saying how to install it."""
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise UserError(f"running on several processes needs mpi4py, which is not installed ({e}); {INSTALL_HINT}") from None
+    return MPI
+
+
+def world():
+    """MPI.COMM_WORLD, or None for a plain one-process run when mpi4py is absent."""
+    if not launched_by_mpiexec():
+        try:
+            import mpi4py  # noqa: F401  (is it there at all? importing mpi4py.MPI would start MPI)
+        except ImportError:
+            return None
+    return import_mpi().COMM_WORLD
+
+
+def find_mpiexec():
+    """The path of mpiexec: on PATH, or beside this Python (where the mpich wheel puts it)."""
+    found = shutil.which("mpiexec") or shutil.which("mpiexec", path=os.path.dirname(sys.executable))
+    if found is None:
+        raise UserError(f"mpiexec was not found on PATH or beside {sys.executable}; {INSTALL_HINT}")
+    return found
+
+
+def rank_environment(base=None):
+    """The environment for launched ranks: one BLAS thread each, so K ranks share K cores fairly."""
+    env = dict(os.environ if base is None else base)
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def mpiexec_command(n, args, python=None):
+    """argv for `mpiexec -n n python -m minidni parallel ARGS` (MPICH oversubscribes by default)."""
+    return [find_mpiexec(), "-n", str(n), python or sys.executable, "-m", "minidni", "parallel", *args]
+
+
+def limit_blas_threads():
+    """Use one BLAS thread in this process, even if OMP_NUM_THREADS was not set before numpy loaded."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:          # comes with scikit-learn; without it the environment variables decide
+        return
+    threadpool_limits(1, user_api="blas")
+
+
+@contextmanager
+def abort_on_error(comm):
+    """Turn an exception in one rank into the end of the whole job, that rank's error printed first.
+
+    Without this a failed rank exits and its neighbours wait for its messages forever.
+    MPI_Abort makes the launcher kill every rank, so the job ends within seconds.
+    """
+    try:
+        yield
+    except BaseException as e:
+        where = f"rank {comm.rank} of {comm.size}"
+        if isinstance(e, UserError):
+            message, code = f"minidni: error on {where}: {e}", 2
+        elif isinstance(e, KeyboardInterrupt):
+            message, code = f"minidni: interrupted on {where}", 130
+        else:
+            message, code = (f"minidni: {where} failed: {type(e).__name__}: {e}\n"
+                             + "".join(traceback.format_exception(type(e), e, e.__traceback__))), 1
+        print(message, file=sys.stderr, flush=True)
+        comm.Abort(code)
