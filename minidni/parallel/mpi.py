@@ -32,13 +32,8 @@ def import_mpi():
 
 
 def world():
-    """MPI.COMM_WORLD, or None for a plain one-process run when mpi4py is absent."""
-    if not launched_by_mpiexec():
-        try:
-            import mpi4py  # noqa: F401  (is it there at all? importing mpi4py.MPI would start MPI)
-        except ImportError:
-            return None
-    return import_mpi().COMM_WORLD
+    """MPI.COMM_WORLD in a rank of an mpiexec job; None in a plain process (which needs no MPI)."""
+    return import_mpi().COMM_WORLD if launched_by_mpiexec() else None
 
 
 def find_mpiexec():
@@ -56,9 +51,31 @@ def rank_environment(base=None):
     return env
 
 
-def mpiexec_command(n, args, python=None):
-    """argv for `mpiexec -n n python -m minidni parallel ARGS` (MPICH oversubscribes by default)."""
-    return [find_mpiexec(), "-n", str(n), python or sys.executable, "-m", "minidni", "parallel", *args]
+def mpiexec_command(n, args):
+    """argv for `mpiexec -n n python -m minidni.cli_parallel ARGS`, the `parallel` command.
+
+    MPICH lets more ranks than cores share a machine (oversubscription) by default.
+    """
+    return [find_mpiexec(), "-n", str(n), sys.executable, "-m", "minidni.cli_parallel", *args]
+
+
+def launch(n, args, timeout=600):
+    """Run the `parallel` command on n ranks in a subprocess; return (result, merged trace).
+
+    The ranks get one BLAS thread each (rank_environment). A failed job raises
+    RuntimeError with the job's output.
+    """
+    import json
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        out, trace = os.path.join(tmp, "result.json"), os.path.join(tmp, "trace.json")
+        command = mpiexec_command(n, [*args, "--quiet", "--json", out, "--trace-out", trace])
+        job = subprocess.run(command, env=rank_environment(), capture_output=True, text=True, timeout=timeout)
+        if job.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({job.returncode}):\n{job.stdout}{job.stderr}")
+        with open(out) as f, open(trace) as g:
+            return json.load(f), json.load(g)
 
 
 def limit_blas_threads():

@@ -296,13 +296,16 @@ def stage_times(events, module, after):
     return {"work": per_kind, "work_per_step": sum(per_kind.values()), "wait_per_step": totals["wait"] / n}
 
 
-def throughput(step_ends, warmup, start):
-    """Samples per second through the last stage, between the ends of its `warmup`-th and last steps."""
-    if len(step_ends) <= warmup:                 # too short to leave a warm-up out: count from the start
+def pace(step_ends, warmup, start):
+    """(samples per second, seconds per step) through the last stage, between the ends of its
+    `warmup`-th and last steps; a run too short for a warm-up is measured from `start`."""
+    if not step_ends:
+        return 0.0, 0.0
+    if len(step_ends) <= warmup:
         warmup = 0
     since = step_ends[warmup - 1][1] if warmup else start
-    samples = sum(n for _, _, n in step_ends[warmup:])
-    return samples / max(step_ends[-1][1] - since, 1e-12) if step_ends else 0.0
+    seconds = max(step_ends[-1][1] - since, 1e-12)
+    return sum(n for _, _, n in step_ends[warmup:]) / seconds, seconds / (len(step_ends) - warmup)
 
 
 def run_rank(config, comm):
@@ -341,11 +344,12 @@ def run_rank(config, comm):
 def _result(config, split, summaries, start, ranks):
     last = summaries[-1]
     ends, history = last.pop("step_ends"), last.pop("history")
+    rate, step_seconds = pace(ends, config.warmup, start)
     return {"method": config.method, "sync": config.sync, "ranks": ranks, "stages": len(split), "split": split,
             "layers": config.layers, "hidden": config.hidden, "batch_size": config.batch_size, "seed": config.seed,
             "max_lag": config.lag, "steps": ends[-1][0] if ends else 0, "samples": sum(n for _, _, n in ends),
             "seconds": ends[-1][1] - start if ends else 0.0,
-            "throughput": throughput(ends, config.warmup, start),
+            "throughput": rate, "step_seconds": step_seconds,
             "test_accuracy": history[-1]["test_accuracy"] if history else None,
             "history": history, "per_stage": summaries}
 

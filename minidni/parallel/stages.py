@@ -128,10 +128,8 @@ def build_network(config, data):
         if len(split) != K or min(split) < 1 or sum(split) != len(model):
             raise UserError(f"--split must give {K} positive module counts adding up to {len(model)} "
                             f"(--layers), got {split}")
-    else:
-        L = len(model)
-        sg = [sg_cost(model, i) if config.method != "locked" else 0 for i in range(L)]
-        split = balanced_split(module_costs(model), sg, K)
+    else:       # balanced for the decoupled pipeline; locked uses the same split, so the two compare
+        split = balanced_split(module_costs(model), [sg_cost(model, i) for i in range(len(model))], K)
     return model, rng, split
 
 
