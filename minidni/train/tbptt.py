@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from ..backend import array_module, to_numpy
+from ..backend import array_module
 from ..nn import Linear
 from ..nn.recurrent import join_state, split_state
 from ..optim import make_optimizer
@@ -185,10 +185,3 @@ def evaluate_bits(model, tokens, targets, mask=None, state=None, chunk=100):
         nats, count = nats + loss_fn.nats, count + loss_fn.n_scored
     return nats / max(count, 1.0) / math.log(2), state
 
-
-def sg_quality(g_hat, delta):
-    """Cosine and relative error of a synthetic gradient against a true one (host floats)."""
-    g, d = to_numpy(g_hat).ravel().astype(np.float64), to_numpy(delta).ravel().astype(np.float64)
-    gd, gg, dd = g @ d, g @ g, d @ d
-    cos = gd / math.sqrt(gg * dd) if gg > 0 and dd > 0 else 0.0
-    return {"cosine": cos, "relative_error": math.sqrt(max(gg - 2 * gd + dd, 0.0) / dd) if dd > 0 else 0.0}

@@ -1,0 +1,132 @@
+"""Figures: the locking diagrams are the traces of real runs, bar for bar; make_figures writes every file."""
+import json
+import sys
+import types
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from PIL import Image
+
+from minidni import figures
+from minidni.cli import error_table
+from minidni.data import load_dataset
+from minidni.plot import animate_steps, plot_results_table, plot_timeline, waiting_intervals
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("digits", flat=True)
+
+
+def _trace(data, method="backprop", **options):
+    trainer = figures.traced_trainer(method, data, layers=4, hidden=16, **options)
+    return figures.record_steps(trainer, data, steps=2, warmup=1)
+
+
+def _bars(trace):
+    """Draw the trace; return [(event, x, width, y_centre)] for every bar drawn, in ms."""
+    fig, ax = plt.subplots()
+    drawn = plot_timeline(trace, ax)
+    bars = [(e, r.get_x(), r.get_width(), r.get_y() + r.get_height() / 2) for e, r in zip(drawn, ax.patches)]
+    assert len(ax.patches) == len(drawn)
+    plt.close(fig)
+    return bars
+
+
+@pytest.mark.parametrize("method,options", [("backprop", {}), ("dni", {}), ("cdni", {"synthetic_inputs": True}),
+                                            ("dni", {"update_prob": 0.5})])
+def test_every_bar_is_one_traced_event_at_its_recorded_time_in_its_modules_lane(data, method, options):
+    trace = _trace(data, method, **options)
+    bars = _bars(trace)
+    assert sorted(e for e, *_ in bars) == sorted(trace.events)
+    t0 = trace.events[0].start
+    for e, x, width, y in bars:
+        assert x == pytest.approx((e.start - t0) * 1e3)
+        assert width == pytest.approx((e.end - e.start) * 1e3)
+        assert abs(y - e.module) < 0.5
+
+
+def test_backprop_diagram_shows_update_locking_no_update_before_the_last_backward_ends(data):
+    bars = _bars(_trace(data, "backprop"))
+    for step in (2, 3):
+        mine = [b for b in bars if b[0].step == step]
+        last_backward_end = max(x + w for e, x, w, _ in mine if e.kind == "backward")
+        assert min(x for e, x, _, _ in mine if e.kind == "update") >= last_backward_end
+        # and the gradient comes back top down: the backward bars start in order 4, 3, 2, 1
+        backward = sorted((x, e.module) for e, x, _, _ in mine if e.kind == "backward")
+        assert [m for _, m in backward] == [3, 2, 1, 0]
+
+
+def test_dni_diagram_shows_module_1_updated_before_the_last_module_runs_forward(data):
+    bars = _bars(_trace(data, "dni"))
+    for step in (2, 3):
+        mine = [b for b in bars if b[0].step == step]
+        update_1 = next((x + w) for e, x, w, _ in mine if e.kind == "update" and e.module == 0)
+        forward_4 = next(x for e, x, _, _ in mine if e.kind == "forward" and e.module == 3)
+        assert update_1 <= forward_4
+
+
+def test_complete_unlock_diagram_runs_every_later_module_on_a_synthetic_input_first(data):
+    bars = _bars(_trace(data, "dni", synthetic_inputs=True))
+    for step in (2, 3):
+        mine = [b for b in bars if b[0].step == step]
+        for module in (1, 2, 3):
+            predicted = next(x + w for e, x, w, _ in mine if e.kind == "input_predict" and e.module == module)
+            forward = next(x for e, x, _, _ in mine if e.kind == "forward" and e.module == module)
+            assert predicted <= forward
+
+
+def test_module_1_waits_for_every_other_module_under_backprop_but_for_none_under_dni(data):
+    for method, others_inside in (("backprop", {1, 2, 3}), ("dni", set())):
+        trace = _trace(data, method)
+        start, end = waiting_intervals(trace)[0, 3]
+        inside = {e.module for e in trace.select(step=3) if start <= e.start and e.end <= end and e.module != 0}
+        assert inside == others_inside, method
+
+
+def test_results_table_figure_shows_the_numbers_of_error_table(tmp_path):
+    results = [{"method": m, "layers": d, "test_accuracy": acc}
+               for d in (3, 4) for m, base in (("backprop", 0.98), ("dni", 0.96)) for acc in (base, base - 0.01 * d)]
+    cells = plot_results_table({f"{d} layers": [r for r in results if r["layers"] == d] for d in (3, 4)},
+                               tmp_path / "table.png")
+    table = error_table(results)
+    for (row, method), (mean, std, n) in cells.items():
+        assert n == 2
+        assert f"{mean:.2f} ± {std:.2f}" in table
+    assert (tmp_path / "table.png").stat().st_size > 0
+
+
+def test_animation_plays_both_traces_frame_by_frame_into_a_gif(data, tmp_path):
+    traces = {"backprop": _trace(data, "backprop"), "DNI": _trace(data, "dni")}
+    times = animate_steps(traces, tmp_path / "steps.gif", frames=6, hold=2, dpi=40)
+    longest = max(1e3 * (t.events[-1].end - t.events[0].start) for t in traces.values())
+    assert times[0] == 0 and times[-1] == pytest.approx(longest)
+    with Image.open(tmp_path / "steps.gif") as gif:
+        assert gif.n_frames >= 5          # identical frames (the held last one) may be merged
+
+
+def test_optional_figure_makers_are_called_only_where_defined(monkeypatch):
+    calls = []
+    monkeypatch.setitem(sys.modules, "minidni.plot_rnn",
+                        types.SimpleNamespace(make_figures=lambda out, quick: calls.append((out, quick)) or []))
+    monkeypatch.setitem(sys.modules, "minidni.plot_parallel", types.SimpleNamespace())
+    makers = figures._optional_makers()
+    assert len(makers) == 1
+    makers[0]("out", True)
+    assert calls == [("out", True)]
+
+
+def test_make_figures_quick_writes_every_figure(tmp_path, monkeypatch):
+    monkeypatch.setattr(figures, "_optional_makers", lambda: [])      # their own tests cover those
+    paths = figures.make_figures(str(tmp_path), quick=True)
+    names = {p.rsplit("/", 1)[-1] for p in paths}
+    assert names == {"timeline_backprop.png", "timeline_dni.png", "timeline_unlock.png", "locking.png",
+                     "locking.gif", "sg_cosine.png", "sg_cosine_dni.png", "results_table.png",
+                     "error_curves.png", "summary.json"}
+    assert all((tmp_path / n).stat().st_size > 1000 for n in names)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [s["module_1_updated_before_last_forward"] for s in summary["locking"]["backprop"]] == [False, False]
+    assert [s["module_1_updated_before_last_forward"] for s in summary["locking"]["dni"]] == [True, True]
+    assert summary["sg_quality"]["cdni"]["first_mean_cosine"] == 0.0     # M starts at zero
+    assert np.isfinite(summary["test_error"]["3-layer FCN | backprop"]["mean"])
