@@ -14,6 +14,9 @@ import numpy as np
 from . import backend
 from .errors import UserError
 
+# What `figures --only` can choose (minidni.figures.make_figures draws them).
+FIGURE_GROUPS = ("locking", "sg", "results", "rnn", "parallel")
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -233,7 +236,7 @@ def cmd_demo(args):
 def cmd_figures(args):
     from .figures import make_figures
     os.makedirs(args.out, exist_ok=True)
-    for path in make_figures(args.out, quick=args.quick) or []:
+    for path in make_figures(args.out, quick=args.quick, only=args.only) or []:
         print(path)
     return 0
 
@@ -273,9 +276,12 @@ def build_parser():
     p = sub.add_parser("figures", help="regenerate every figure in figures/")
     p.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, not the paper's numbers")
     p.add_argument("--out", default="figures", help="output directory (default figures/)")
+    p.add_argument("--only", nargs="+", choices=FIGURE_GROUPS, metavar="GROUP",
+                   help=f"only these groups: {', '.join(FIGURE_GROUPS)} (default all; the full rnn group takes about an hour)")
     p.set_defaults(func=cmd_figures)
-    from . import cli_rnn
+    from . import cli_parallel, cli_rnn
     cli_rnn.register(sub)
+    cli_parallel.register(sub)
     return parser
 
 

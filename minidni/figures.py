@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from . import plot
-from .cli import run_grid
+from .cli import FIGURE_GROUPS as GROUPS, run_grid
 
 # The settings of the full figures, and of the quick ones (MINIDNI_QUICK=1 or --quick).
 FULL = dict(depths=[3, 4, 5, 6], seeds=[0, 1, 2], epochs=20, p_epochs=60, sg_epochs=20, frames=90)
@@ -79,15 +79,15 @@ def lock_summary(trace):
 
 
 def _optional_makers():
-    """make_figures(out_dir, quick) of the recurrent and multi-process figure modules, where present."""
-    makers = []
-    for name in ("minidni.plot_rnn", "minidni.plot_parallel"):
+    """{group: make_figures(out_dir, quick)} of the recurrent and multi-process figure modules, where present."""
+    makers = {}
+    for group, name in (("rnn", "minidni.plot_rnn"), ("parallel", "minidni.plot_parallel")):
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
         if hasattr(module, "make_figures"):
-            makers.append(module.make_figures)
+            makers[group] = module.make_figures
     return makers
 
 
@@ -159,21 +159,33 @@ def results_figures(out_dir, s):
     return paths, {f"{row} | {m}": {"mean": v[0], "std": v[1], "seeds": v[2]} for (row, m), v in cells.items()}
 
 
-def make_figures(out_dir="figures", quick=False):
-    """Regenerate every figure into out_dir; return the paths written (also summary.json's numbers)."""
+def make_figures(out_dir="figures", quick=False, only=None):
+    """Regenerate the figures of the groups in `only` (default all of GROUPS) into out_dir.
+
+    locking: timeline_*.png, locking.png, locking.gif; sg: sg_cosine*.png; results:
+    results_table.png, error_curves.png; rnn: copy_table.png, charlm_*.png (minidni.plot_rnn);
+    parallel: parallel_*.png (minidni.plot_parallel). The numbers the feed-forward figures
+    show go to summary_<group>.json. Returns the paths written.
+    """
     from .data import load_dataset
+    only = list(GROUPS) if only is None else list(only)
+    unknown = [g for g in only if g not in GROUPS]
+    if unknown:
+        raise ValueError(f"unknown figure group(s) {', '.join(unknown)}: choose from {', '.join(GROUPS)}")
     s = QUICK if quick else FULL
     os.makedirs(out_dir, exist_ok=True)
-    data = load_dataset("digits", flat=True)
-    summary = {"quick": quick, "settings": s}
-    paths, summary["locking"] = locking_figures(data, out_dir, s["frames"])
-    made, summary["sg_quality"] = sg_quality_figures(data, out_dir, s["sg_epochs"])
-    paths += made
-    made, summary["test_error"] = results_figures(out_dir, s)
-    paths += made
-    paths.append(os.path.join(out_dir, "summary.json"))
-    with open(paths[-1], "w") as f:
-        json.dump(summary, f, indent=1)
-    for make in _optional_makers():
-        paths += list(make(out_dir, quick) or [])
+    data = load_dataset("digits", flat=True) if {"locking", "sg"} & set(only) else None
+    makers = {"locking": lambda: locking_figures(data, out_dir, s["frames"]),
+              "sg": lambda: sg_quality_figures(data, out_dir, s["sg_epochs"]),
+              "results": lambda: results_figures(out_dir, s)}
+    paths = []
+    for group in only:
+        if group in makers:
+            made, numbers = makers[group]()
+            paths += made
+            paths.append(os.path.join(out_dir, f"summary_{group}.json"))
+            with open(paths[-1], "w") as f:
+                json.dump({"quick": quick, "settings": s, group: numbers}, f, indent=1)
+        elif group in _optional_makers():
+            paths += list(_optional_makers()[group](out_dir, quick) or [])
     return paths

@@ -3,12 +3,14 @@
     plot_curves(results, "figures/charlm")   -> charlm_steps.png, charlm_wallclock.png
     plot_copy_table({"copy": [...], "repeat-copy": [...]}, "figures/copy_table.png")
 
-    python -m minidni.plot_rnn figures/copy.json figures/repeat-copy.json -o figures/copy_table.png
+    python -m minidni.plot_rnn runs/rnn/copy.json runs/rnn/repeat-copy.json runs/rnn/charlm.json -o figures
 
 Matplotlib's Agg backend: no display needed.
 """
 import argparse
 import json
+import os
+import sys
 
 import matplotlib
 
@@ -88,18 +90,55 @@ def plot_copy_table(results_by_task, path):
     return path
 
 
+def draw_figures(by_task, out_dir):
+    """copy_table.png, charlm_steps.png, charlm_wallclock.png and rnn.md (the tables) from
+    {task: result list} as run_compare returns them; returns the paths written."""
+    from .cli_rnn import results_table
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    copy_tasks = {t: r for t, r in by_task.items() if t != "charlm"}
+    if copy_tasks:
+        paths.append(plot_copy_table(copy_tasks, os.path.join(out_dir, "copy_table.png")))
+    if "charlm" in by_task:
+        paths += plot_curves(by_task["charlm"], os.path.join(out_dir, "charlm"))
+    paths.append(os.path.join(out_dir, "rnn.md"))
+    with open(paths[-1], "w") as f:
+        for task, results in by_task.items():
+            f.write(f"## {task}\n\n{results_table(task, results)}\n")
+    return paths
+
+
+def make_figures(out_dir, quick=False):
+    """Run the paper's §3.1 grids (Copy, Repeat-Copy: T in 2..8 x BPTT, DNI, DNI + Aux;
+    char-LM: BPTT-8/20/40, DNI-8, DNI+Aux-8) and draw them; quick: tiny budgets.
+
+    The full setting takes about an hour on 2 CPU cores, one BLAS thread per run.
+    """
+    from threadpoolctl import threadpool_limits
+    from .cli_rnn import run_compare
+    by_task = {}
+    with threadpool_limits(1):                  # the LSTM's small GEMMs run faster on one thread
+        for task in ("copy", "repeat-copy", "charlm"):
+            runs = None
+            if quick:
+                runs = [("bptt", 8), ("dni", 8)] if task == "charlm" else [("bptt", 3), ("dni", 3)]
+            by_task[task] = run_compare(task, runs, quick=quick, log=lambda line: print(line, file=sys.stderr))
+    return draw_figures(by_task, out_dir)
+
+
 def main(argv=None):
-    """The Copy table figure from the JSON results of `rnn copy --compare` and `rnn repeat-copy --compare`."""
+    """The recurrent figures from the JSON results of `rnn TASK --compare` (copy, repeat-copy, charlm)."""
     ap = argparse.ArgumentParser(prog="python -m minidni.plot_rnn", description=main.__doc__)
-    ap.add_argument("results", nargs="+", help="JSON files written by --compare (copy, repeat-copy)")
-    ap.add_argument("-o", "--out", default="copy_table.png")
+    ap.add_argument("results", nargs="+", help="JSON files written by --compare (copy, repeat-copy, charlm)")
+    ap.add_argument("-o", "--out", default="figures", help="output directory (default figures/)")
     args = ap.parse_args(argv)
     by_task = {}
     for path in args.results:
         with open(path) as f:
             results = json.load(f)
         by_task[results[0]["task"]] = results
-    print(plot_copy_table(by_task, args.out))
+    for path in draw_figures(by_task, args.out):
+        print(path)
 
 
 if __name__ == "__main__":

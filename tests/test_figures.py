@@ -112,21 +112,37 @@ def test_optional_figure_makers_are_called_only_where_defined(monkeypatch):
                         types.SimpleNamespace(make_figures=lambda out, quick: calls.append((out, quick)) or []))
     monkeypatch.setitem(sys.modules, "minidni.plot_parallel", types.SimpleNamespace())
     makers = figures._optional_makers()
-    assert len(makers) == 1
-    makers[0]("out", True)
+    assert list(makers) == ["rnn"]
+    makers["rnn"]("out", True)
     assert calls == [("out", True)]
 
 
+def test_make_figures_refuses_an_unknown_group(tmp_path):
+    with pytest.raises(ValueError, match="unknown figure group.*rnns"):
+        figures.make_figures(str(tmp_path), quick=True, only=["rnns"])
+
+
 def test_make_figures_quick_writes_every_figure(tmp_path, monkeypatch):
-    monkeypatch.setattr(figures, "_optional_makers", lambda: [])      # their own tests cover those
+    monkeypatch.setattr(figures, "_optional_makers", lambda: {})      # their own tests cover those
     paths = figures.make_figures(str(tmp_path), quick=True)
     names = {p.rsplit("/", 1)[-1] for p in paths}
     assert names == {"timeline_backprop.png", "timeline_dni.png", "timeline_unlock.png", "locking.png",
                      "locking.gif", "sg_cosine.png", "sg_cosine_dni.png", "results_table.png",
-                     "error_curves.png", "summary.json"}
-    assert all((tmp_path / n).stat().st_size > 1000 for n in names)
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert [s["module_1_updated_before_last_forward"] for s in summary["locking"]["backprop"]] == [False, False]
-    assert [s["module_1_updated_before_last_forward"] for s in summary["locking"]["dni"]] == [True, True]
-    assert summary["sg_quality"]["cdni"]["first_mean_cosine"] == 0.0     # M starts at zero
-    assert np.isfinite(summary["test_error"]["3-layer FCN | backprop"]["mean"])
+                     "error_curves.png", "summary_locking.json", "summary_sg.json", "summary_results.json"}
+    assert all((tmp_path / n).stat().st_size > 1000 for n in names if n.endswith((".png", ".gif")))
+    locking = json.loads((tmp_path / "summary_locking.json").read_text())["locking"]
+    assert [s["module_1_updated_before_last_forward"] for s in locking["backprop"]] == [False, False]
+    assert [s["module_1_updated_before_last_forward"] for s in locking["dni"]] == [True, True]
+    sg = json.loads((tmp_path / "summary_sg.json").read_text())["sg"]
+    assert sg["cdni"]["first_mean_cosine"] == 0.0     # M starts at zero
+    results = json.loads((tmp_path / "summary_results.json").read_text())["results"]
+    assert np.isfinite(results["3-layer FCN | backprop"]["mean"])
+
+
+def test_recurrent_figures_quick(tmp_path):
+    from minidni import plot_rnn
+    paths = plot_rnn.make_figures(str(tmp_path), quick=True)
+    assert sorted(p.rsplit("/", 1)[-1] for p in paths) == ["charlm_steps.png", "charlm_wallclock.png",
+                                                          "copy_table.png", "rnn.md"]
+    table = (tmp_path / "rnn.md").read_text()
+    assert "## copy" in table and "## repeat-copy" in table and "valid BPC" in table
