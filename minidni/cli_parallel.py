@@ -130,16 +130,8 @@ def summary(result):
 
 def main(argv=None):
     """`python -m minidni.cli_parallel ARGS` = `python -m minidni parallel ARGS`."""
-    from .cli import _Parser
-    parser = _Parser(prog="python -m minidni")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    register(sub)
-    args = parser.parse_args(["parallel", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except UserError as e:
-        print(f"minidni: error: {e}", file=sys.stderr)
-        return 2
+    from .cli import main as cli_main
+    return cli_main(["parallel", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@
 The experiment functions (run_task, run_charlm, run_compare) are plain functions that a
 notebook can call with tiny budgets (`quick=True` or small `steps`/`chars`).
 """
-import argparse
 import json
 import math
 import os
@@ -351,15 +350,9 @@ def register(subparsers):
 
 
 def main(argv=None):
-    """Run `rnn` alone (until the main CLI registers it): python -m minidni.cli_rnn TASK ..."""
-    parser = argparse.ArgumentParser(prog="python -m minidni")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["rnn"] + list(sys.argv[1:] if argv is None else argv))
-    try:
-        return args.func(args)
-    except UserError as e:
-        print(f"minidni: error: {e}", file=sys.stderr)
-        return 2
+    """`python -m minidni.cli_rnn ARGS` = `python -m minidni rnn ARGS`."""
+    from .cli import main as cli_main
+    return cli_main(["rnn", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

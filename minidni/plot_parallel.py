@@ -136,7 +136,7 @@ def scaling_panels(locked, dni, Ks, modules=64, gbit_latency=50e-6):
             deep[f"{name}, {where}"] = scaling(deeper(first, last), Ks, message, r["method"], batch, **options)
             cut[f"{name}, {where}"] = scaling(divided(per_module, sg, modules), Ks, message, r["method"], batch,
                                               **options)
-    measured = {f"locked backprop, measured": (2, locked["throughput"]), "DNI, measured": (2, dni["throughput"])}
+    measured = {"locked backprop, measured": (2, locked["throughput"]), "DNI, measured": (2, dni["throughput"])}
     shape = f"MLP modules {dni['hidden']} wide, batch {dni['batch_size']}"
     return [(f"Simulated: a deeper network, one measured-size stage per rank\n({shape}; circles: measured, "
              f"split {dni['split']})", Ks, deep, measured),

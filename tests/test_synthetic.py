@@ -1,5 +1,4 @@
 """Synthetic-gradient and synthetic-input models: zero start, gradients, L2 fitting."""
-import numpy as np
 import pytest
 
 from minidni import backend

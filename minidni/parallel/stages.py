@@ -13,8 +13,6 @@ import numpy as np
 from ..errors import UserError
 from ..models import build_mlp
 from ..nn import Sequential
-from ..nn.module import skip_input_grad
-from ..optim import make_optimizer
 from ..train.dni import DNI, group
 
 METHODS = ("dni", "cdni", "locked")
