@@ -1,4 +1,6 @@
 """Figures from results and traces. Matplotlib with the Agg backend: no display needed."""
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -36,14 +38,14 @@ def plot_sg_quality(diagnostics, path, title="synthetic gradient quality"):
     """Cosine similarity between g_hat_i and the true delta_i against step, one line per module."""
     steps = [d["step"] for d in diagnostics]
     n = len(diagnostics[0]["modules"])
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for i in range(n):
         ax.plot(steps, [d["modules"][i]["cosine"] for d in diagnostics], label=f"M after module {i + 1}")
     ax.plot(steps, [np.mean([m["cosine"] for m in d["modules"]]) for d in diagnostics], "k--", label="mean")
     ax.set_xlabel("training step")
     ax.set_ylabel("cos(g_hat, true gradient)")
     ax.set_ylim(-0.2, 1.0)
-    ax.set_title(title)
+    ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 
 COLOURS = {"bptt": "tab:blue", "dni": "tab:red", "dni-aux": "tab:green"}
 LABELS = {"bptt": "BPTT", "dni": "DNI", "dni-aux": "DNI + Aux"}
+CORPUS_NAMES = {"embedded": "the embedded corpus (pydoc_data.topics)", "ptb": "Penn Treebank"}
 T_STYLES = ["-", "--", ":", "-.", (0, (5, 1))]
 
 
@@ -44,7 +45,8 @@ def plot_curves(results, stem):
     x_axes = [("chars", "characters seen (millions)", 1e-6, "steps") if charlm else
               ("step", "training steps (batches of sequences)", 1, "steps"),
               ("seconds", "training wall-clock time (s)", 1, "wallclock")]
-    title = (f"Character LM on {results[0].get('corpus', '')}" if charlm else
+    corpus = results[0].get("corpus", "")
+    title = (f"Character LM on {CORPUS_NAMES.get(corpus, corpus)}" if charlm else
              f"{results[0]['task'].capitalize()}: curriculum length")
     paths = []
     for x_key, x_label, x_scale, suffix in x_axes:
@@ -52,6 +54,10 @@ def plot_curves(results, stem):
         for r in results:
             xs = [h[x_key] * x_scale for h in r["history"]]
             ax.plot(xs, [h[y_key] for h in r["history"]], label=_label(r), **_style(r, Ts))
+        if charlm:                  # the first record is the untrained net (log2 of the symbols): zoom past it
+            later = [h["bpc"] for r in results for h in r["history"][1:]]
+            if later:
+                ax.set_ylim(min(later) - 0.05, min(max(later), min(later) + 1.5) + 0.05)
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
         ax.set_title(title)
