@@ -134,7 +134,9 @@ def sg_quality_figures(data, out_dir, epochs):
         mean = [float(np.mean([m["cosine"] for m in d["modules"]])) for d in trainer.diagnostics]
         summary[method] = {"steps": trainer.t, "first_mean_cosine": mean[0], "max_mean_cosine": max(mean),
                            "final_mean_cosine": mean[-1],
-                           "final_cosine_per_module": [m["cosine"] for m in trainer.diagnostics[-1]["modules"]]}
+                           "final_cosine_per_module": [m["cosine"] for m in trainer.diagnostics[-1]["modules"]],
+                           "max_cosine_per_module": [max(d["modules"][i]["cosine"] for d in trainer.diagnostics)
+                                                     for i in range(len(trainer.diagnostics[0]["modules"]))]}
     return paths, summary
 
 
