@@ -105,7 +105,7 @@ def plot_scaling(panels, path):
         ax.set_ylabel("training samples per second")
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, handlelength=4)          # long enough to show which lines are dashed
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
