@@ -9,7 +9,7 @@ Both sides run in float32 with the same number of threads; the state from the la
 window enters each window, with no gradient through it.
 
 Prints the median step time of each and minidni / torch (goal <= 1.25); each round runs
-`inner` windows of each contender back to back, in rotating order (see step_time.py).
+`inner` windows of each contender back to back, in a shuffled order (see step_time.py).
 """
 import argparse
 import json

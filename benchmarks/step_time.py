@@ -10,7 +10,7 @@ batch 64), all float32:
 and for the MLP also a DNI step (linear synthetic gradients after every hidden layer):
   dni / backprop    and dni / its GEMMs (goal <= 1.3).
 Each number is the median over `repeats` rounds; in each round every contender runs
-`inner` steps back to back, in rotating order, so slow drift hits all of them alike.
+`inner` steps back to back, in a shuffled order, so slow drift hits all of them alike.
 """
 import argparse
 import json
@@ -37,15 +37,23 @@ def timer(fn, inner):
     return (time.perf_counter() - t0) / inner
 
 
-def interleaved(contenders, repeats, inner):
-    """{name: median seconds per call}, measuring the contenders in rotating order each round."""
+def interleaved(contenders, repeats, inner, pause=0.25):
+    """{name: median seconds per call}, the contenders in a new seeded random order each round.
+
+    A fixed rotation would always run the same contender right after the same other one;
+    after PyTorch's step its OpenMP threads keep spinning for a while and slow whatever
+    comes next. So each round shuffles the order, and `pause` seconds between contenders
+    let such threads go to sleep before the next one is timed.
+    """
     names = list(contenders)
+    order_rng = np.random.default_rng(0)
     for fn in contenders.values():        # warm up caches and allocators
         timer(fn, 2)
     samples = {n: [] for n in names}
-    for r in range(repeats):
-        for n in names[r % len(names):] + names[:r % len(names)]:
-            samples[n].append(timer(contenders[n], inner))
+    for _ in range(repeats):
+        for k in order_rng.permutation(len(names)):
+            time.sleep(pause)
+            samples[names[k]].append(timer(contenders[names[k]], inner))
     return {n: statistics.median(s) for n, s in samples.items()}
 
 
