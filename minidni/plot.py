@@ -20,7 +20,7 @@ def plot_error_curves(results, path):
             runs = [r["history"] for r in results if r.get("layers") == depth and r["method"] == method]
             steps = [h["step"] for h in runs[0]]
             err = 100 * (1 - np.array([[h["test_accuracy"] for h in run] for run in runs]))
-            ax.plot(steps, err.mean(0), label=method, color=METHOD_COLOURS.get(method))
+            ax.plot(steps, err.mean(0), label=METHOD_LABELS.get(method, method), color=METHOD_COLOURS.get(method))
             if len(runs) > 1:
                 ax.fill_between(steps, err.min(0), err.max(0), alpha=0.15, color=METHOD_COLOURS.get(method))
         ax.set_title(f"{depth} layers" if depth is not None else "CNN")
