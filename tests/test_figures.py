@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minidni import figures
-from minidni.cli import error_table
 from minidni.data import load_dataset
-from minidni.plot import animate_steps, plot_results_table, plot_timeline, waiting_intervals
+from minidni.experiments import error_table
+from minidni.experiments.locking import record_steps, traced_trainer, waiting_intervals
+from minidni.plots import figures
+from minidni.plots.timeline import animate_steps, plot_timeline
+from minidni.plots.training import plot_results_table
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +22,8 @@ def data():
 
 
 def _trace(data, method="backprop", **options):
-    trainer = figures.traced_trainer(method, data, layers=4, hidden=16, **options)
-    return figures.record_steps(trainer, data, steps=2, warmup=1)
+    trainer = traced_trainer(method, data, layers=4, hidden=16, **options)
+    return record_steps(trainer, data, steps=2, warmup=1)
 
 
 def _bars(trace):
@@ -34,7 +36,7 @@ def _bars(trace):
     return bars
 
 
-@pytest.mark.parametrize("method,options", [("backprop", {}), ("dni", {}), ("cdni", {"synthetic_inputs": True}),
+@pytest.mark.parametrize("method,options", [("backprop", {}), ("dni", {}), ("cdni", {"complete_unlock": True}),
                                             ("dni", {"update_prob": 0.5})])
 def test_every_bar_is_one_traced_event_at_its_recorded_time_in_its_modules_lane(data, method, options):
     trace = _trace(data, method, **options)
@@ -68,7 +70,7 @@ def test_dni_diagram_shows_module_1_updated_before_the_last_module_runs_forward(
 
 
 def test_complete_unlock_diagram_runs_every_later_module_on_a_synthetic_input_first(data):
-    bars = _bars(_trace(data, "dni", synthetic_inputs=True))
+    bars = _bars(_trace(data, "dni", complete_unlock=True))
     for step in (2, 3):
         mine = [b for b in bars if b[0].step == step]
         for module in (1, 2, 3):
@@ -86,8 +88,8 @@ def test_module_1_waits_for_every_other_module_under_backprop_but_for_none_under
 
 
 def test_results_table_figure_shows_the_numbers_of_error_table(tmp_path):
-    results = [{"method": m, "layers": d, "test_accuracy": acc}
-               for d in (3, 4) for m, base in (("backprop", 0.98), ("dni", 0.96)) for acc in (base, base - 0.01 * d)]
+    results = [{"method": m, "layers": d, "test_error": err}
+               for d in (3, 4) for m, base in (("backprop", 2.0), ("dni", 4.0)) for err in (base, base + d)]
     cells = plot_results_table({f"{d} layers": [r for r in results if r["layers"] == d] for d in (3, 4)},
                                tmp_path / "table.png")
     table = error_table(results)
@@ -106,25 +108,13 @@ def test_animation_plays_both_traces_frame_by_frame_into_a_gif(data, tmp_path):
         assert gif.n_frames >= 5          # identical frames (the held last one) may be merged
 
 
-def test_optional_figure_makers_are_called_only_where_defined(monkeypatch):
-    calls = []
-    monkeypatch.setitem(sys.modules, "minidni.plot_rnn",
-                        types.SimpleNamespace(make_figures=lambda out, quick: calls.append((out, quick)) or []))
-    monkeypatch.setitem(sys.modules, "minidni.plot_parallel", types.SimpleNamespace())
-    makers = figures._optional_makers()
-    assert list(makers) == ["rnn"]
-    makers["rnn"]("out", True)
-    assert calls == [("out", True)]
-
-
 def test_make_figures_refuses_an_unknown_group(tmp_path):
     with pytest.raises(ValueError, match="unknown figure group.*rnns"):
         figures.make_figures(str(tmp_path), quick=True, only=["rnns"])
 
 
-def test_make_figures_quick_writes_every_figure(tmp_path, monkeypatch):
-    monkeypatch.setattr(figures, "_optional_makers", lambda: {})      # their own tests cover those
-    paths = figures.make_figures(str(tmp_path), quick=True)
+def test_make_figures_quick_writes_every_feed_forward_figure(tmp_path):
+    paths = figures.make_figures(str(tmp_path), quick=True, only=["locking", "sg", "results"])
     names = {p.rsplit("/", 1)[-1] for p in paths}
     assert names == {"timeline_backprop.png", "timeline_dni.png", "timeline_unlock.png", "locking.png",
                      "locking.gif", "sg_cosine.png", "sg_cosine_dni.png", "results_table.png",
@@ -140,8 +130,7 @@ def test_make_figures_quick_writes_every_figure(tmp_path, monkeypatch):
 
 
 def test_recurrent_figures_quick(tmp_path):
-    from minidni import plot_rnn
-    paths = plot_rnn.make_figures(str(tmp_path), quick=True)
+    paths = figures.rnn_figures(str(tmp_path), quick=True)
     assert sorted(p.rsplit("/", 1)[-1] for p in paths) == ["charlm_steps.png", "charlm_wallclock.png",
                                                           "copy_table.png", "rnn.md"]
     table = (tmp_path / "rnn.md").read_text()

@@ -67,7 +67,7 @@ def style_problems(path):
         except SyntaxError as e:
             problems.append(f"cell {i}: not valid Python ({e.msg}, line {e.lineno})")
     if not any("quick()" in src for _, src in code):
-        problems.append("never reads the quick setting (QUICK = quick() from minidni.figures)")
+        problems.append("never reads the quick setting (QUICK = quick() from minidni.experiments)")
     for i, cell in enumerate(cells):
         if cell.get("cell_type") != "markdown":
             continue
@@ -109,7 +109,7 @@ def _write(tmp_path, cells, name="01_example.ipynb", nbformat=4):
 
 
 GOOD = [("markdown", "# 01 · Example\n\nText.\n\n**Next:** [02 · More](02_more.ipynb)."),
-        ("code", "from minidni.figures import quick\n\nQUICK = quick()")]
+        ("code", "from minidni.experiments import quick\n\nQUICK = quick()")]
 
 
 def test_a_well_formed_notebook_has_no_problems(tmp_path):

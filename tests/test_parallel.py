@@ -168,7 +168,7 @@ def test_a_stopped_job_resumes_from_its_checkpoints_to_the_same_parameters(digit
 
 @requires_mpi
 def test_decoupled_ranks_train_digits_to_93_percent_with_bounded_staleness(tmp_path):
-    from minidni.plot_parallel import plot_timeline
+    from minidni.plots.parallel import plot_rank_timeline
     result_path, trace_path = tmp_path / "result.json", tmp_path / "trace.json"
     job = mpirun(["--method", "dni", "--epochs", "4", "--layers", "4", "--hidden", "128", "--max-lag", "2",
                   "--quiet", "--json", str(result_path), "--trace-out", str(trace_path)])
@@ -180,7 +180,7 @@ def test_decoupled_ranks_train_digits_to_93_percent_with_bounded_staleness(tmp_p
     assert sum(late.values()) == result["steps"]              # M_0 was fitted once for every step
     assert max(late) <= 2                                     # never more than --max-lag steps behind
     assert {e["rank"] for e in trace["events"]} == {0, 1}
-    assert os.path.getsize(plot_timeline({"DNI": trace}, str(tmp_path / "timeline.png"))) > 0
+    assert os.path.getsize(plot_rank_timeline({"DNI": trace}, str(tmp_path / "timeline.png"))) > 0
 
 
 @requires_mpi

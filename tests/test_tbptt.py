@@ -218,24 +218,14 @@ def test_unknown_method_and_bad_T_are_rejected(rng):
 
 
 def test_quick_runs_of_every_task_and_method_produce_results_and_figures(tmp_path):
-    from minidni.cli_rnn import results_table, run_compare
-    from minidni.plot_rnn import plot_copy_table, plot_curves
-    copy = run_compare("copy", [("bptt", 2), ("dni", 2), ("dni-aux", 2)], quick=True, log=lambda s: None, steps=6)
+    from minidni.experiments import RNNCompareConfig, results_table, run
+    from minidni.plots.recurrent import plot_copy_table, plot_curves
+    copy = run(RNNCompareConfig("copy", runs=["bptt:2", "dni:2", "dni-aux:2"], quick=True, steps=6))
     assert [r["method"] for r in copy] == ["bptt", "dni", "dni-aux"] and all(r["history"] for r in copy)
     assert "| dni | 0 |" in results_table("copy", copy)
-    lm = run_compare("charlm", [("bptt", 8), ("dni", 8)], quick=True, log=lambda s: None, chars=2000)
+    lm = run(RNNCompareConfig("charlm", runs=[("bptt", 8), ("dni", 8)], quick=True, chars=2000))
     assert all(0 < r["bpc"] < 8 and r["history"][0]["chars"] == 0 for r in lm)
     assert "valid BPC" in results_table("charlm", lm)
     paths = plot_curves(lm, str(tmp_path / "lm")) + plot_curves(copy, str(tmp_path / "copy"))
     paths.append(plot_copy_table({"copy": copy}, str(tmp_path / "table.png")))
     assert all((tmp_path / p.split("/")[-1]).stat().st_size > 1000 for p in paths)
-
-
-def test_the_rnn_command_reports_user_errors_in_one_line(capsys):
-    from minidni.cli_rnn import main
-    assert main(["copy", "--max-repeats", "2", "--quick"]) == 2
-    assert main(["copy", "-T", "2", "3", "--quick"]) == 2
-    assert main(["charlm", "--corpus", "/no/such/file.txt", "--quick", "--quiet"]) == 2
-    assert main(["copy", "--compare", "--runs", "sgd:3", "--quick"]) == 2
-    err = capsys.readouterr().err
-    assert "repeat-copy only" in err and "one -T" in err and "does not exist" in err and "METHOD:T" in err

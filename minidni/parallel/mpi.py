@@ -52,11 +52,11 @@ def rank_environment(base=None):
 
 
 def mpiexec_command(n, args):
-    """argv for `mpiexec -n n python -m minidni.cli_parallel ARGS`, the `parallel` command.
+    """argv for `mpiexec -n n python -m minidni parallel ARGS`.
 
     MPICH lets more ranks than cores share a machine (oversubscription) by default.
     """
-    return [find_mpiexec(), "-n", str(n), sys.executable, "-m", "minidni.cli_parallel", *args]
+    return [find_mpiexec(), "-n", str(n), sys.executable, "-m", "minidni", "parallel", *args]
 
 
 def launch(n, args, timeout=600):

@@ -20,13 +20,14 @@ import json
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from ..backend import get_dtype, to_device, to_numpy
 from ..errors import DivergenceError, UserError
+from ..options import check_at_least, check_choices, check_positive, option
 from ..trace import Trace
 from . import checkpoints, mpi
 from .protocol import Link, SharedClock, message_seconds
@@ -37,52 +38,57 @@ WORK = ("forward", "sg_predict", "backward", "update", "sg_update")   # what a s
 
 @dataclass
 class Config:
-    """Everything a parallel run needs; the `parallel` command's options, one field each."""
-    method: str = "dni"                 # "dni", "cdni" or "locked"
-    dataset: str = "digits"
-    layers: int = 4                     # Linear layers of the MLP (modules to split)
-    hidden: int = 256
-    stages: Optional[int] = None        # K; default: the number of ranks
-    split: Optional[list] = None        # modules per stage; default: balanced_split
-    epochs: int = 5
-    steps: Optional[int] = None         # stop after this many steps
-    time_limit: Optional[float] = None  # rank 0 stops feeding batches after this many seconds
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    sg: str = "linear"
-    sg_optimizer: str = "adam"
-    sg_lr: float = 1e-4
-    sg_scale: float = 1.0
-    seed: int = 0
-    sync: bool = False                  # zero staleness: max_lag = 0
-    max_lag: int = 3                    # targets a rank may be owed before it waits (the buffer bound)
-    eval: str = "epoch"                 # evaluate on the test set after every "epoch", or only at the "end"
-    warmup: int = 3                     # steps left out of the throughput and the per-stage times
-    checkpoint_dir: Optional[str] = None
-    checkpoint_every: Optional[int] = None
-    resume: bool = False
-    quiet: bool = True
-    fail_at_step: Optional[int] = None  # tests: raise in rank `fail_rank` at this step
-    fail_rank: Optional[int] = None     # default: the last rank
-    trace_limit: int = 100_000
-    extra: dict = field(default_factory=dict)
+    """Everything a parallel run needs: every option of the `parallel` command, one field each."""
+    method: str = option("dni", "dni, cdni: decoupled stages; locked: model-parallel backprop", choices=METHODS)
+    dataset: str = option("digits", "data set", choices=("digits", "mnist", "cifar10"))
+    layers: int = option(4, "Linear layers of the MLP (the modules to split)")
+    hidden: int = option(256, "units per hidden layer")
+    stages: Optional[int] = option(None, "number of stages K; with one process, K > 1 runs the one-process "
+                                         "trainer of that split", default_text="the number of ranks")
+    split: Optional[list] = option(None, "modules per stage, e.g. 7 8", many=True, type=int,
+                                   default_text="balanced by estimated work, SG included")
+    epochs: int = option(5, "passes over the training images")
+    steps: Optional[int] = option(None, "stop after this many steps", default_text="no limit")
+    time_limit: Optional[float] = option(None, "rank 0 stops feeding batches after this many seconds of training",
+                                         default_text="no limit")
+    batch_size: int = option(64, "mini-batch size")
+    optimizer: str = option("adam", "optimiser of every stage", choices=("adam", "sgd"))
+    lr: float = option(1e-3, "learning rate of the network")
+    sg: str = option("linear", "dni, cdni: synthetic-gradient model M", choices=("linear", "mlp"))
+    sg_optimizer: str = option("adam", "dni, cdni: optimiser of M", choices=("adam", "sgd"))
+    sg_lr: float = option(1e-4, "dni, cdni: learning rate of M")
+    sg_scale: float = option(1.0, "dni, cdni: multiply g_hat by this before use")
+    seed: int = option(0, "seeds weights and batch order")
+    sync: bool = option(False, "check mode: every rank waits for its target each step (zero staleness); "
+                               "equals the one-process DNI trainer with the same seed")
+    max_lag: int = option(3, "targets a rank may be owed by the next one before it waits: bounds staleness "
+                             "and buffered messages")
+    eval: str = option("epoch", "test error after every epoch, or only at the end", choices=("epoch", "end"))
+    warmup: int = option(3, "steps left out of the throughput and the per-stage times")
+    checkpoint_dir: Optional[str] = option(None, "every rank saves its stage here")
+    checkpoint_every: Optional[int] = option(None, "save every this many steps", default_text="100 with --checkpoint-dir")
+    resume: bool = option(False, "continue from the newest step every rank has saved")
+    quiet: bool = option(True, "no per-epoch lines", cli=False)
+    fail_at_step: Optional[int] = option(None, "tests: raise in rank fail_rank at this step", cli=False)
+    fail_rank: Optional[int] = option(None, "tests: the failing rank (default the last)", cli=False)
+    trace_limit: int = option(100_000, "events kept in the trace", cli=False)
+    extra: dict = option({}, "free-form notes kept with the run", cli=False)
 
     def check(self):
         """Raise UserError for an option no run could use (called before anything starts)."""
-        if self.method not in METHODS:
-            raise UserError(f"unknown method {self.method!r}: choose from {', '.join(METHODS)}")
-        for name in ("layers", "hidden", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.max_lag < 0:
-            raise UserError(f"--max-lag must be at least 0, got {self.max_lag}")
-        if self.eval not in ("epoch", "end"):
-            raise UserError(f"--eval must be 'epoch' or 'end', got {self.eval!r}")
+        check_choices(self)
+        check_at_least(self, 1, "layers", "hidden", "epochs", "batch_size", "stages", "split", "steps",
+                       "checkpoint_every")
+        check_at_least(self, 0, "max_lag", "warmup", "seed")
+        check_positive(self, "lr", "time_limit")
+        check_positive(self, "sg_lr", "sg_scale", zero_ok=True)
         if self.resume and not self.checkpoint_dir:
             raise UserError("--resume needs --checkpoint-dir")
-        if self.checkpoint_every is not None and self.checkpoint_every < 1:
-            raise UserError(f"--checkpoint-every must be at least 1, got {self.checkpoint_every}")
+        if self.checkpoint_every is not None and not self.checkpoint_dir:
+            raise UserError("--checkpoint-every needs --checkpoint-dir")
+        if self.checkpoint_dir and self.checkpoint_every is None:
+            self.checkpoint_every = 100
+        return self
 
     @property
     def lag(self):
@@ -257,12 +263,13 @@ class StageRunner:
             return
         accuracy = float((to_numpy(out).argmax(axis=1) == self.y_test).mean())
         record = {"epoch": epoch, "step": t, "seconds": self.clock() - self.start,
-                  "train_loss": float(np.mean(self.losses)) if self.losses else None, "test_accuracy": accuracy}
+                  "train_loss": float(np.mean(self.losses)) if self.losses else None, "test_accuracy": accuracy,
+                  "test_error": 100 * (1 - accuracy)}
         self.losses = []
         self.history.append(record)
         if not self.config.quiet:
             loss = "-" if record["train_loss"] is None else f"{record['train_loss']:.4f}"
-            print(f"epoch {epoch:3d}  step {t:5d}  train loss {loss}  test accuracy {100 * accuracy:.2f}%  "
+            print(f"epoch {epoch:3d}  step {t:5d}  train loss {loss}  test error {record['test_error']:.2f}%  "
                   f"({record['seconds']:.1f}s)", flush=True)
 
     def save_checkpoint(self, t):
@@ -351,6 +358,7 @@ def _result(config, split, summaries, start, ranks):
             "seconds": ends[-1][1] - start if ends else 0.0,
             "throughput": rate, "step_seconds": step_seconds,
             "test_accuracy": history[-1]["test_accuracy"] if history else None,
+            "test_error": history[-1]["test_error"] if history else None,
             "history": history, "per_stage": summaries}
 
 
@@ -382,10 +390,11 @@ def run_single(config):
             record = {"epoch": epoch, "step": t, "seconds": clock() - start,
                       "train_loss": float(np.mean(losses)) if losses else None,
                       "test_accuracy": evaluate(trainer.model, data.x_test, data.y_test)}
+            record["test_error"] = 100 * (1 - record["test_accuracy"])
             losses = []
             history.append(record)
             if not config.quiet:
-                print(f"epoch {epoch:3d}  step {t:5d}  test accuracy {100 * record['test_accuracy']:.2f}%  "
+                print(f"epoch {epoch:3d}  step {t:5d}  test error {record['test_error']:.2f}%  "
                       f"({record['seconds']:.1f}s)", flush=True)
     summaries = [{"rank": 0, "stage": i, **stage_times(trace.events, i, config.warmup)} for i in range(len(split))]
     summaries[-1].update(step_ends=step_ends, history=history)

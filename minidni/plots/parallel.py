@@ -1,30 +1,16 @@
-"""Figures for the MPI runs (minidni.parallel) and the pipeline simulator (minidni.simulate).
+"""Figures of the MPI runs (minidni.parallel) and the pipeline simulator (minidni.simulate).
 
-    plot_timeline({"locked backprop": trace, "DNI": trace}, "figures/parallel_timeline.png")
-    plot_scaling(predictions, measured, "figures/parallel_scaling.png")
-    make_figures("figures", quick=False)    # runs two short 2-rank jobs, then draws both
+    plot_rank_timeline({"locked backprop": trace, "DNI": trace}, "figures/parallel_timeline.png")
+    plot_scaling(scaling_panels(locked, dni, [2, 4, 8]), "figures/parallel_scaling.png")
 
 A trace is what `parallel --trace-out` writes: {"method", "ranks", "split", "events"},
 each event {"rank", "kind", "step", "start", "end"} in seconds of the shared clock.
-Matplotlib's Agg backend: no display needed.
 """
-import os
-import sys
+from matplotlib.patches import Patch
 
-import matplotlib
+from .style import KIND_COLOURS, KIND_LABELS, METHOD_COLOURS, plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-from matplotlib.patches import Patch  # noqa: E402
-
-COLOURS = {"forward": "tab:blue", "backward": "tab:red", "update": "tab:green",
-           "sg_predict": "tab:orange", "sg_update": "tab:purple", "eval": "0.6", "checkpoint": "0.6"}
-LABELS = {"forward": "forward", "backward": "backward", "update": "update", "sg_predict": "M predicts g_hat",
-          "sg_update": "M fits its target", "wait": "waiting for a message"}
-
-# The networks make_figures measures: large enough that compute dominates the messages.
-FULL = ["--layers", "15", "--hidden", "512", "--batch-size", "256", "--steps", "40", "--eval", "end"]
-QUICK = ["--layers", "5", "--hidden", "64", "--batch-size", "64", "--steps", "15", "--eval", "end"]
+WAIT_STYLE = dict(facecolor=KIND_COLOURS["wait"], edgecolor="0.6", hatch="///")
 
 
 def steady_window(trace, step, steps):
@@ -34,7 +20,7 @@ def steady_window(trace, step, steps):
     return starts[0], starts[min(steps, len(starts) - 1)]
 
 
-def plot_timeline(traces, path, start_step=6, steps=3):
+def plot_rank_timeline(traces, path, start_step=6, steps=3):
     """One panel per trace, one lane per rank, over the same span of wall-clock time.
 
     The span is `steps` steps of the first trace (the locked one) from `start_step` on,
@@ -56,10 +42,9 @@ def plot_timeline(traces, path, start_step=6, steps=3):
                 continue
             lane = K - 1 - e["rank"]
             if e["kind"] == "wait":
-                ax.broken_barh([(a, b - a)], (lane - 0.3, 0.6), facecolor="0.93", edgecolor="0.6", hatch="///",
-                               linewidth=0.3)
+                ax.broken_barh([(a, b - a)], (lane - 0.3, 0.6), linewidth=0.3, **WAIT_STYLE)
             else:
-                ax.broken_barh([(a, b - a)], (lane - 0.35, 0.7), facecolor=COLOURS.get(e["kind"], "0.5"),
+                ax.broken_barh([(a, b - a)], (lane - 0.35, 0.7), facecolor=KIND_COLOURS.get(e["kind"], "0.5"),
                                edgecolor="white", linewidth=0.4)
         done = {e["step"] for e in trace["events"] if e["rank"] == K - 1 and e["kind"] == "update"
                 and 0 <= e["end"] - start <= span}
@@ -71,9 +56,9 @@ def plot_timeline(traces, path, start_step=6, steps=3):
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlim(0, span)
     axes[-1, 0].set_xlabel("wall-clock time (s), shared clock of all ranks")
-    handles = [Patch(facecolor=COLOURS[k], label=LABELS[k]) for k in ("forward", "sg_predict", "backward", "update",
-                                                                       "sg_update")]
-    handles.append(Patch(facecolor="0.93", edgecolor="0.6", hatch="///", label=LABELS["wait"]))
+    handles = [Patch(facecolor=KIND_COLOURS[k], label=KIND_LABELS[k])
+               for k in ("forward", "sg_predict", "backward", "update", "sg_update")]
+    handles.append(Patch(label=KIND_LABELS["wait"], **WAIT_STYLE))
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=130)
@@ -85,16 +70,16 @@ def plot_scaling(panels, path):
     """Samples/s against the number of stages K, one panel per scenario.
 
     panels: list of (title, Ks, predictions, measured); predictions {label: samples/s per
-    K}, measured {label: (K, samples/s)}. Labels with "locked" are blue, others red;
-    labels with "Gbit" are dashed.
+    K}, measured {label: (K, samples/s)}. Labels with "locked" take locked backprop's
+    colour, others DNI's; labels with "Gbit" are dashed.
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.6), squeeze=False)
     for ax, (title, Ks, predictions, measured) in zip(axes[0], panels):
         for label, ys in predictions.items():
-            colour = "tab:blue" if "locked" in label else "tab:red"
+            colour = METHOD_COLOURS["locked" if "locked" in label else "dni"]
             ax.plot(Ks, ys, color=colour, linestyle="--" if "Gbit" in label else "-", marker=".", label=label)
         for label, (K, y) in measured.items():
-            colour = "tab:blue" if "locked" in label else "tab:red"
+            colour = METHOD_COLOURS["locked" if "locked" in label else "dni"]
             ax.plot([K], [y], linestyle="none", marker="o", markersize=10, markerfacecolor="none",
                     markeredgewidth=2, color=colour, label=label)
         ax.set_xscale("log", base=2)
@@ -141,23 +126,3 @@ def scaling_panels(locked, dni, Ks, modules=64, gbit_latency=50e-6):
     return [(f"Simulated: a deeper network, one measured-size stage per rank\n({shape}; circles: measured, "
              f"split {dni['split']})", Ks, deep, measured),
             (f"Simulated: one {modules}-module network cut into K stages\n({shape})", Ks, cut, {})]
-
-
-def make_figures(out_dir, quick=False):
-    """Measure locked and DNI on 2 ranks (mpiexec), then draw parallel_timeline.png and
-    parallel_scaling.png into out_dir; returns their paths ([] when MPI is not installed)."""
-    from .errors import UserError
-    from .parallel.mpi import launch
-    args = QUICK if quick else FULL
-    try:
-        locked, locked_trace = launch(2, ["--method", "locked", *args])
-        dni, dni_trace = launch(2, ["--method", "dni", *args])
-    except UserError as e:
-        print(f"parallel figures skipped: {e}", file=sys.stderr)
-        return []
-    for r in (locked, dni):
-        r["samples_per_step"] = r["throughput"] * r["step_seconds"]
-    timeline = plot_timeline({"locked backprop (model parallel)": locked_trace, "DNI (decoupled)": dni_trace},
-                             os.path.join(out_dir, "parallel_timeline.png"), start_step=3 if quick else 6)
-    panels = scaling_panels(locked, dni, [2, 4, 8, 16, 32, 64])
-    return [timeline, plot_scaling(panels, os.path.join(out_dir, "parallel_scaling.png"))]

@@ -1,24 +1,14 @@
-"""Figures for the recurrent experiments (paper §3.1), from the result dicts of minidni.cli_rnn.
+"""Figures of the recurrent experiments (paper §3.1), from the results of minidni.experiments.recurrent.
 
     plot_curves(results, "figures/charlm")   -> charlm_steps.png, charlm_wallclock.png
     plot_copy_table({"copy": [...], "repeat-copy": [...]}, "figures/copy_table.png")
-
-    python -m minidni.plot_rnn runs/rnn/copy.json runs/rnn/repeat-copy.json runs/rnn/charlm.json -o figures
-
-Matplotlib's Agg backend: no display needed.
+    draw_figures({"copy": [...], "charlm": [...]}, "figures")   # both, and rnn.md
 """
-import argparse
-import json
 import os
-import sys
 
-import matplotlib
+from ..experiments.recurrent import results_table
+from .style import METHOD_COLOURS as COLOURS, METHOD_LABELS as LABELS, plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-
-COLOURS = {"bptt": "tab:blue", "dni": "tab:red", "dni-aux": "tab:green"}
-LABELS = {"bptt": "BPTT", "dni": "DNI", "dni-aux": "DNI + Aux"}
 CORPUS_NAMES = {"embedded": "the embedded corpus (pydoc_data.topics)", "ptb": "Penn Treebank"}
 T_STYLES = ["-", "--", ":", "-.", (0, (5, 1))]
 
@@ -98,8 +88,7 @@ def plot_copy_table(results_by_task, path):
 
 def draw_figures(by_task, out_dir):
     """copy_table.png, charlm_steps.png, charlm_wallclock.png and rnn.md (the tables) from
-    {task: result list} as run_compare returns them; returns the paths written."""
-    from .cli_rnn import results_table
+    {task: result list} as run(RNNCompareConfig(task, ...)) returns them; returns the paths written."""
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     copy_tasks = {t: r for t, r in by_task.items() if t != "charlm"}
@@ -112,40 +101,3 @@ def draw_figures(by_task, out_dir):
         for task, results in by_task.items():
             f.write(f"## {task}\n\n{results_table(task, results)}\n")
     return paths
-
-
-def make_figures(out_dir, quick=False):
-    """Run the paper's §3.1 grids (Copy, Repeat-Copy: T in 2..8 x BPTT, DNI, DNI + Aux;
-    char-LM: BPTT-8/20/40, DNI-8, DNI+Aux-8) and draw them; quick: tiny budgets.
-
-    The full setting takes about an hour on 2 CPU cores, one BLAS thread per run.
-    """
-    from threadpoolctl import threadpool_limits
-    from .cli_rnn import run_compare
-    by_task = {}
-    with threadpool_limits(1):                  # the LSTM's small GEMMs run faster on one thread
-        for task in ("copy", "repeat-copy", "charlm"):
-            runs = None
-            if quick:
-                runs = [("bptt", 8), ("dni", 8)] if task == "charlm" else [("bptt", 3), ("dni", 3)]
-            by_task[task] = run_compare(task, runs, quick=quick, log=lambda line: print(line, file=sys.stderr))
-    return draw_figures(by_task, out_dir)
-
-
-def main(argv=None):
-    """The recurrent figures from the JSON results of `rnn TASK --compare` (copy, repeat-copy, charlm)."""
-    ap = argparse.ArgumentParser(prog="python -m minidni.plot_rnn", description=main.__doc__)
-    ap.add_argument("results", nargs="+", help="JSON files written by --compare (copy, repeat-copy, charlm)")
-    ap.add_argument("-o", "--out", default="figures", help="output directory (default figures/)")
-    args = ap.parse_args(argv)
-    by_task = {}
-    for path in args.results:
-        with open(path) as f:
-            results = json.load(f)
-        by_task[results[0]["task"]] = results
-    for path in draw_figures(by_task, args.out):
-        print(path)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,38 @@
+"""`python -m minidni COMMAND ...`: one module per command, each a thin layer over minidni.experiments.
+
+    train     one network (per seed)             compare   depths x methods x seeds
+    demo      backprop vs DNI vs cDNI, quickly    figures   regenerate figures/
+    rnn       recurrent DNI (paper §3.1)         parallel  one stage per MPI rank
+
+A user error (bad option value, missing file, bad shape) prints one line and exits
+with status 2, without a traceback.
+"""
+import sys
+
+from ..errors import UserError
+from . import compare, demo, figures, parallel, rnn, train
+from .common import Parser
+
+COMMANDS = (train, compare, demo, figures, rnn, parallel)
+
+
+def build_parser():
+    parser = Parser(prog="python -m minidni",
+                    description="minidni: Decoupled Neural Interfaces using Synthetic Gradients, from scratch.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"minidni: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("minidni: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,43 @@
+"""`python -m minidni compare`: a grid of depths x methods x seeds, as paper Table 1.
+
+    python -m minidni compare --layers 3 4 5 6 --method backprop dni cdni --seed 0 1 2 --out runs/table1
+    python -m minidni compare --model cnn --seed 0 1 2 --out runs/cnn
+    python -m minidni compare --layers 4 --method dni cdni --update-prob 0.2 --epochs 60 --out runs/p02
+
+Writes OUT/results.json (every run, as `train --json`), OUT/table.md and OUT/error_curves.png.
+"""
+import os
+
+from ..experiments.feedforward import CompareConfig, error_table, run_compare
+from .common import add_command, add_config_options, add_runtime_options, config_from_args, runtime, write_json
+
+
+def register(subparsers):
+    p = add_command(subparsers, "compare", "grid of depths x methods x seeds: table and figure", __doc__)
+    add_config_options(p, CompareConfig)
+    p.add_argument("--out", default="runs/compare", help="output directory")
+    add_runtime_options(p)
+    p.set_defaults(func=main)
+
+
+def run_line(result):
+    return (f"{result['model']} layers={result['layers'] or '-'} {result['method']:8} seed={result['seed']}: "
+            f"test error {result['test_error']:.2f}%")
+
+
+def main(args):
+    from ..plots.training import plot_error_curves
+    config = config_from_args(CompareConfig, args).check()
+    os.makedirs(args.out, exist_ok=True)
+    with runtime(args):
+        results = run_compare(config, None if args.quiet else lambda r: print(run_line(r), flush=True))
+    write_json(os.path.join(args.out, "results.json"), results)
+    table = error_table(results)
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(f"Test error (%), mean ± std over seeds {config.seed}, {config.dataset}, {config.model}, "
+                f"{config.epochs} epochs, update probability {config.update_prob}"
+                f"{', complete unlock' if config.complete_unlock else ''}.\n\n" + table)
+    plot_error_curves(results, os.path.join(args.out, "error_curves.png"))
+    print(table)
+    print(f"wrote {args.out}/results.json, table.md, error_curves.png")
+    return 0

@@ -1,0 +1,41 @@
+"""`python -m minidni figures`: regenerate the figures in figures/ from real runs.
+
+    python -m minidni figures                          # every group (about 1.5 hours on 2 CPU cores)
+    python -m minidni figures --only locking sg        # some groups
+    python -m minidni figures --quick --out /tmp/f     # tiny budgets: checks the pipeline in a minute
+    python -m minidni figures --only rnn --rnn-json runs/rnn/copy.json runs/rnn/repeat-copy.json runs/rnn/charlm.json
+
+figures/README.md gives each figure's caption, settings and numbers.
+"""
+import os
+
+from ..plots.figures import GROUPS
+from .common import add_command, add_runtime_options, runtime
+
+
+def register(subparsers):
+    p = add_command(subparsers, "figures", "regenerate every figure in figures/", __doc__)
+    p.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, not the paper's numbers")
+    p.add_argument("--out", default="figures", help="output directory")
+    p.add_argument("--only", nargs="+", choices=GROUPS, metavar="GROUP",
+                   help=f"only these groups: {', '.join(GROUPS)} (default: all; the full rnn group takes an hour)")
+    p.add_argument("--rnn-json", nargs="+", metavar="PATH",
+                   help="draw the rnn group from these `rnn TASK --compare` results instead of running it")
+    add_runtime_options(p, quiet=False)
+    p.set_defaults(func=main)
+
+
+def main(args):
+    from ..plots.figures import make_figures, rnn_figures_from_json
+    os.makedirs(args.out, exist_ok=True)
+    paths = []
+    only = list(args.only or (["rnn"] if args.rnn_json else GROUPS))
+    with runtime(args):
+        if args.rnn_json:
+            paths += rnn_figures_from_json(args.rnn_json, args.out)
+            only = [g for g in only if g != "rnn"]
+        if only:
+            paths += make_figures(args.out, quick=args.quick, only=only)
+    for path in paths:
+        print(path)
+    return 0

@@ -1,0 +1,76 @@
+"""`mpiexec -n K python -m minidni parallel ...`: one stage of the network per MPI rank.
+
+    mpiexec -n 2 python -m minidni parallel --method dni --layers 8 --epochs 5
+    mpiexec -n 2 python -m minidni parallel --method locked --layers 8 --trace-out locked.json
+    mpiexec -n 2 python -m minidni parallel --method dni --sync --steps 20 --json sync.json
+    python -m minidni parallel --method dni --stages 2        # one process: the same split, one-process trainer
+
+Rank 0 prints the summary and writes --json / --trace-out. With several seeds every rank
+trains them in turn and --json gets a list.
+"""
+import argparse
+
+from ..errors import UserError
+from ..parallel import Config
+from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
+                     runtime, write_json)
+
+
+def register(subparsers):
+    p = add_command(subparsers, "parallel", "train with one stage per MPI rank: DNI, cDNI or locked backprop",
+                    __doc__)
+    add_config_options(p, Config, many=("seed",))
+    p.add_argument("--json", metavar="PATH", help="write the result (throughput, per-stage times, history)")
+    p.add_argument("--trace-out", metavar="PATH", help="write the merged trace of every rank (JSON)")
+    p.add_argument("--fail-at-step", type=int, default=None, help=argparse.SUPPRESS)    # tests: fault injection
+    p.add_argument("--fail-rank", type=int, default=None, help=argparse.SUPPRESS)
+    add_runtime_options(p)
+    p.set_defaults(func=main)
+
+
+def main(args):
+    import os
+
+    from ..parallel import train
+    configs = [config_from_args(Config, args, seed=s, quiet=args.quiet, fail_at_step=args.fail_at_step,
+                                fail_rank=args.fail_rank).check() for s in args.seed]
+    if len(configs) > 1 and (args.checkpoint_dir or args.trace_out):
+        raise UserError(f"--checkpoint-dir and --trace-out take one --seed, got {len(configs)}")
+    check_writable(args.json, "results")
+    check_writable(args.trace_out, "trace")
+    if args.checkpoint_dir:
+        os.makedirs(args.checkpoint_dir, exist_ok=True)
+    results = []
+    with runtime(args):
+        for config in configs:
+            results.append(train(config))
+    if results[0] is None:                     # not rank 0
+        return 0
+    traces = [r.pop("trace") for r in results]
+    for result in results:
+        print(summary(result))
+    if args.json:
+        write_json(args.json, results[0] if len(results) == 1 else results)
+    if args.trace_out:
+        result = results[0]
+        write_json(args.trace_out, {k: result[k] for k in ("method", "sync", "ranks", "split", "max_lag")}
+                   | {"events": traces[0]})
+    return 0
+
+
+def summary(result):
+    """A few lines: what ran, throughput, accuracy, per-stage work and staleness."""
+    mode = "synchronous check mode" if result["sync"] else (
+        "locked" if result["method"] == "locked" else f"decoupled, max lag {result['max_lag']}")
+    accuracy = result["test_accuracy"]
+    lines = [f"{result['method']} on {result['ranks']} rank(s), stages {result['split']} ({mode}): "
+             f"{result['steps']} steps in {result['seconds']:.1f}s, {result['throughput']:.0f} samples/s, "
+             f"test error {'-' if accuracy is None else f'{100 * (1 - accuracy):.2f}%'}"]
+    for s in result["per_stage"]:
+        late = s.get("staleness") or {}
+        fits = sum(late.values())
+        stale = (f", SG targets {sum(int(k) * v for k, v in late.items()) / fits:.2f} steps late on average "
+                 f"(max {max(map(int, late))})" if fits else "")
+        lines.append(f"  stage {s.get('stage', s['rank'])}: work {1e3 * s['work_per_step']:.1f} ms/step, "
+                     f"waiting {1e3 * s['wait_per_step']:.1f} ms/step{stale}")
+    return "\n".join(lines)

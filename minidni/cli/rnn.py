@@ -1,0 +1,83 @@
+"""`python -m minidni rnn TASK`: recurrent DNI (paper §3.1) on Copy, Repeat-Copy and character LM.
+
+    python -m minidni rnn copy --method dni -T 4 --steps 3000
+    python -m minidni rnn charlm --method bptt -T 40 --chars 3000000 --json run.json
+    python -m minidni rnn copy --compare -T 2 3 4 5 8 --method bptt dni dni-aux --out runs/rnn
+    python -m minidni rnn charlm --compare --runs bptt:8 bptt:20 bptt:40 dni:8 dni-aux:8
+
+One --method, -T and --seed train one run; --compare runs the grid (the paper's by default)
+and writes OUT/TASK.json, OUT/TASK.md and its figures.
+"""
+import dataclasses
+import os
+
+from ..errors import UserError
+from ..experiments.recurrent import (RNNCompareConfig, RNNConfig, describe, results_table, run_rnn,
+                                     run_rnn_compare, total_steps)
+from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
+                     progress_bar, runtime, write_json)
+
+
+def register(subparsers):
+    p = add_command(subparsers, "rnn", "recurrent DNI (paper 3.1): copy, repeat-copy, character LM", __doc__)
+    p.add_argument("task", choices=RNNConfig.__dataclass_fields__["task"].metadata["choices"])
+    add_config_options(p, RNNCompareConfig, exclude=("task",))
+    p.add_argument("--compare", action="store_true", help="run the T x method grid (or --runs): table and figures")
+    p.add_argument("--out", default="runs/rnn", help="with --compare: output directory")
+    p.add_argument("--json", metavar="PATH", help="write the result and its history as JSON")
+    add_runtime_options(p)
+    p.set_defaults(func=main)
+
+
+def record_line(record):
+    metric = (f"valid BPC {record['bpc']:.3f}" if "bpc" in record else
+              f"N={record['n']} (solved {record['solved']}), error {record['bits']:.3f} bits")
+    return f"step {record['step']:6d}  {metric}  ({record['seconds']:.1f}s)"
+
+
+def main(args):
+    grid = config_from_args(RNNCompareConfig, args).check()
+    if args.compare:
+        return _compare(args, grid)
+    if args.runs or len(grid.method or [0]) > 1 or len(grid.T or [0]) > 1 or len(grid.seed) > 1:
+        raise UserError("give one --method, one -T and one --seed (several, or --runs, only with --compare)")
+    common = {f.name: getattr(grid, f.name) for f in dataclasses.fields(RNNConfig) if f.name not in ("method", "T")}
+    config = RNNConfig(**common, **({"method": grid.method[0]} if grid.method else {}),
+                       **({"T": grid.T[0]} if grid.T else {}))
+    config.seed = grid.seed[0]
+    config.check()
+    check_writable(args.json, "results")
+    resolved = config.resolved()
+    bar, move_to = progress_bar(total_steps(resolved), f"{config.task} {config.method} T={config.T}", args.quiet)
+    records = []
+
+    def progress(record):
+        move_to(record["step"])
+        records.append(record)
+        if not args.quiet and len(records) % 10 == 0:
+            bar.write(record_line(record))
+    try:
+        with runtime(args):
+            result = run_rnn(config, progress)
+    finally:
+        bar.close()
+    print(describe(result))
+    if args.json:
+        write_json(args.json, result)
+    return 0
+
+
+def _compare(args, grid):
+    from ..plots.recurrent import plot_curves
+    os.makedirs(args.out, exist_ok=True)
+    with runtime(args):
+        results = run_rnn_compare(grid, None if args.quiet else lambda r: print(describe(r), flush=True))
+    stem = os.path.join(args.out, grid.task)
+    write_json(stem + ".json", results)
+    table = results_table(grid.task, results)
+    with open(stem + ".md", "w") as f:
+        f.write(table)
+    figures = plot_curves(results, stem)
+    print(table)
+    print("wrote " + ", ".join([stem + ".json", stem + ".md"] + figures))
+    return 0

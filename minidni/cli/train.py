@@ -1,0 +1,52 @@
+"""`python -m minidni train`: train one network (per seed) and report its test error.
+
+    python -m minidni train --method cdni --layers 4 --epochs 20
+    python -m minidni train --method dni --seed 0 1 2 --json runs/dni.json
+    python -m minidni train --method dni --complete-unlock --save ckpt.npz
+"""
+from ..experiments.feedforward import TrainConfig, train
+from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
+                     runtime, write_json)
+
+
+def register(subparsers):
+    p = add_command(subparsers, "train", "train one network and report its test error", __doc__)
+    add_config_options(p, TrainConfig, many=("seed",))
+    p.add_argument("--json", metavar="PATH", help="write the result with its per-epoch history (a list for "
+                                                  "several seeds)")
+    p.add_argument("--save", metavar="PATH", help="save parameters and optimiser state (.npz; one seed)")
+    add_runtime_options(p)
+    p.set_defaults(func=main)
+
+
+def epoch_line(record):
+    return (f"epoch {record['epoch']:3d}  train loss {record['train_loss']:.4f}  "
+            f"test error {record['test_error']:.2f}%  ({record['seconds']:.1f}s)")
+
+
+def main(args):
+    from ..errors import UserError
+    configs = [config_from_args(TrainConfig, args, seed=s).check() for s in args.seed]
+    if args.save and len(configs) > 1:
+        raise UserError(f"--save takes one --seed, got {len(configs)}")
+    check_writable(args.json, "results")
+    check_writable(args.save, "checkpoint")
+    results = []
+    with runtime(args):
+        for config in configs:
+            progress = None if args.quiet else (lambda record: print(epoch_line(record), flush=True))
+            trainer, result = train(config, progress)
+            results.append(result)
+            print(f"{config.method} {config.model} on {config.dataset}, seed {config.seed}: "
+                  f"test error {result['test_error']:.2f}% in {result['seconds']:.1f}s")
+    if len(results) > 1:
+        import numpy as np
+        errors = [r["test_error"] for r in results]
+        print(f"test error over {len(errors)} seeds: {np.mean(errors):.2f} ± {np.std(errors):.2f}%")
+    if args.json:
+        write_json(args.json, results[0] if len(results) == 1 else results)
+    if args.save:
+        from ..checkpoint import save
+        save(args.save, trainer.model, trainer.optimizers,
+             meta={"method": config.method, "model": config.model, "dataset": config.dataset})
+    return 0

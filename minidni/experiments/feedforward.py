@@ -1,0 +1,177 @@
+"""Feed-forward experiments (paper §3.2): one network, or a grid of depths x methods x seeds.
+
+    from minidni.experiments import TrainConfig, CompareConfig, run
+    result = run(TrainConfig(method="cdni", layers=4, epochs=5))     # one network: a result dict
+    results = run(CompareConfig(layers=[3, 4], seed=[0, 1]))          # a grid: a list of them
+
+A result (what `train --json` writes; `compare` writes a list of them):
+    {"method", "dataset", "model", "layers" (None for the CNN), "seed",
+     "test_error" (%, the headline), "test_accuracy" (fraction), "seconds",
+     "history": [{"epoch", "step", "train_loss", "test_accuracy", "test_error", "seconds"}],
+     "config": the TrainConfig as a dict, "sg_quality" (with diagnose_every > 0)}
+"""
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..errors import UserError
+from ..options import check_at_least, check_choices, check_many, check_positive, option
+
+DATASETS = ("digits", "mnist", "cifar10")
+METHODS = ("backprop", "dni", "cdni")        # minidni.train.METHODS, without importing the trainers
+
+
+@dataclass
+class TrainConfig:
+    """One feed-forward network trained one way: every option of `python -m minidni train`."""
+    method: str = option("backprop", "training method", choices=METHODS)
+    dataset: str = option("digits", "data set (mnist and cifar10 are read from $MINIDNI_DATA)", choices=DATASETS)
+    model: str = option("mlp", "network: the paper's FCN (mlp) or its CNN", choices=("mlp", "cnn"))
+    layers: int = option(4, "MLP: number of Linear layers")
+    hidden: int = option(256, "MLP: units per hidden layer")
+    epochs: int = option(20, "passes over the training images")
+    batch_size: int = option(64, "mini-batch size")
+    optimizer: str = option("adam", "optimiser of the network", choices=("adam", "sgd"))
+    lr: float = option(1e-3, "learning rate of the network")
+    seed: int = option(0, "seeds weights and batch order (the data split is fixed)")
+    sg: str = option("linear", "dni, cdni: synthetic-gradient model M", choices=("linear", "mlp"))
+    sg_hidden: Optional[int] = option(None, "dni, cdni: hidden width of an mlp M", default_text="the activation's")
+    sg_optimizer: str = option("adam", "dni, cdni: optimiser of M", choices=("adam", "sgd"))
+    sg_lr: float = option(1e-4, "dni, cdni: learning rate of M")
+    sg_scale: float = option(1.0, "dni, cdni: multiply g_hat by this before use")
+    update_prob: float = option(1.0, "dni, cdni: each module updates on a step with this probability (paper's p)")
+    complete_unlock: bool = option(False, "dni, cdni: also predict each module's input from the data "
+                                          "(synthetic inputs, paper §3.2)")
+    input_lr: float = option(3e-3, "dni, cdni: learning rate of the synthetic-input models I")
+    cuts: Optional[list] = option(None, "dni, cdni: decouple only after these module indices",
+                                  many=True, type=int, default_text="after every module")
+    diagnose_every: int = option(0, "dni, cdni: every K steps compare each g_hat with the true gradient "
+                                     "(cosine, in the result's sg_quality; 0: never)")
+
+    def check(self):
+        """Raise UserError naming the first option no run could use (before any data is loaded)."""
+        check_choices(self)
+        check_at_least(self, 1, "layers", "hidden", "epochs", "batch_size", "sg_hidden")
+        check_at_least(self, 0, "seed", "diagnose_every", "cuts")
+        check_positive(self, "lr")
+        check_positive(self, "sg_lr", "input_lr", zero_ok=True)     # 0: M (or I) frozen, a control
+        if not np.isfinite(self.sg_scale):
+            raise UserError(f"--sg-scale must be a finite number, got {self.sg_scale}")
+        if not 0 < self.update_prob <= 1:
+            raise UserError(f"--update-prob must lie in (0, 1], got {self.update_prob}")
+        return self
+
+
+@dataclass
+class CompareConfig(TrainConfig):
+    """A grid of TrainConfigs: every (depth, method, seed), each trained as `train` would.
+
+    The CNN has one fixed depth, so with model="cnn" `layers` is ignored.
+    """
+    method: list = option(["backprop", "dni", "cdni"], "training methods", choices=METHODS, many=True)
+    layers: list = option([3, 4, 5, 6], "MLP depths: numbers of Linear layers", many=True)
+    seed: list = option([0, 1, 2], "seeds, one run each", many=True)
+
+    def check(self):
+        check_many(self, "method", "layers", "seed")
+        for config in self.runs():
+            config.check()
+        return self
+
+    def runs(self):
+        """The TrainConfig of every cell, depth-major as the table reads."""
+        depths = self.layers if self.model == "mlp" else [TrainConfig.layers]
+        common = {f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)}
+        return [TrainConfig(**{**common, "layers": d, "method": m, "seed": s})
+                for d in depths for m in self.method for s in self.seed]
+
+
+def build_model(config, data, rng):
+    """The network of `config` for `data`: the paper's FCN or CNN (minidni.models)."""
+    from ..models import build_cnn, build_mlp
+    if config.model == "mlp":
+        return build_mlp(int(np.prod(data.input_shape)), data.n_classes, config.layers, config.hidden, rng)
+    return build_cnn(data.input_shape, data.n_classes, rng=rng)
+
+
+def build_trainer(config, data, rng=None):
+    """The model and its trainer (Backprop, DNI or cDNI) for `config`; rng defaults to default_rng(seed)."""
+    from ..train import make_trainer
+    rng = rng if rng is not None else np.random.default_rng(config.seed)
+    model = build_model(config, data, rng)
+    options = {"optimizer": config.optimizer, "lr": config.lr}
+    if config.method in ("dni", "cdni"):
+        options.update(input_shape=data.input_shape, n_classes=data.n_classes, sg_kind=config.sg,
+                       sg_hidden=config.sg_hidden, sg_optimizer=config.sg_optimizer, sg_lr=config.sg_lr,
+                       sg_scale=config.sg_scale, update_prob=config.update_prob,
+                       synthetic_inputs=config.complete_unlock, input_lr=config.input_lr, cuts=config.cuts,
+                       diagnose_every=config.diagnose_every, rng=rng)
+    try:
+        return make_trainer(config.method, model, **options)
+    except ValueError as e:         # a bad cut point, say: the trainer names the problem
+        raise UserError(str(e)) from None
+
+
+def train(config, progress=None, data=None):
+    """Train as `config` says; return (trainer, result). progress(record) after each epoch.
+
+    data: an already loaded Dataset (else config.dataset is loaded).
+    """
+    from ..data import load_dataset
+    from ..train import fit
+    config.check()
+    data = data if data is not None else load_dataset(config.dataset, flat=config.model == "mlp")
+    rng = np.random.default_rng(config.seed)
+    trainer = build_trainer(config, data, rng)
+
+    def on_epoch(record):
+        record["test_error"] = 100 * (1 - record["test_accuracy"])
+        if progress is not None:
+            progress(record)
+    start = time.perf_counter()
+    history = fit(trainer, data, config.epochs, config.batch_size, rng, on_epoch=on_epoch)
+    result = {"method": config.method, "dataset": config.dataset, "model": config.model,
+              "layers": config.layers if config.model == "mlp" else None, "seed": config.seed,
+              "test_error": history[-1]["test_error"], "test_accuracy": history[-1]["test_accuracy"],
+              "history": history, "seconds": time.perf_counter() - start, "config": dataclasses.asdict(config)}
+    if getattr(trainer, "diagnostics", None):
+        result["sg_quality"] = trainer.diagnostics
+    return trainer, result
+
+
+def run_train(config, progress=None):
+    """One network: the result dict (see the module's docstring)."""
+    return train(config, progress)[1]
+
+
+def run_compare(config, progress=None):
+    """Every cell of the grid, in order; progress(result) after each run. Returns the list of results."""
+    from ..data import load_dataset
+    config.check()
+    data = load_dataset(config.dataset, flat=config.model == "mlp")     # once for the whole grid
+    results = []
+    for cell in config.runs():
+        results.append(train(cell, data=data)[1])
+        if progress is not None:
+            progress(results[-1])
+    return results
+
+
+def error_table(results):
+    """Markdown: mean ± std test error (%) per depth (rows) and method (columns), as paper Table 1.
+
+    The std is the population std (numpy's default).
+    """
+    methods = list(dict.fromkeys(r["method"] for r in results))
+    depths = list(dict.fromkeys(r["layers"] for r in results))
+    lines = ["| layers | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for d in depths:
+        cells = []
+        for m in methods:
+            err = [r["test_error"] for r in results if r["layers"] == d and r["method"] == m]
+            cells.append(f"{np.mean(err):.2f} ± {np.std(err):.2f}" if err else "–")
+        lines.append(f"| {d if d is not None else 'cnn'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,190 @@
+"""Every figure in figures/, from real runs: `python -m minidni figures [--quick] [--only GROUP ...]`.
+
+    make_figures("figures")                       # the full settings (about 1.5 hours on 2 CPU cores)
+    make_figures("/tmp/f", quick=True)            # tiny budgets: checks the pipeline, not the paper's numbers
+    make_figures("figures", only=["locking"])     # one group
+
+The locking diagrams and the animation are drawn from the execution traces of real
+training steps (minidni.trace), everything else from real runs of minidni.experiments.
+The numbers the feed-forward figures show go to summary_<group>.json.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+from ..experiments import CompareConfig, RNNCompareConfig, run
+from ..experiments.locking import lock_summary, record_steps, traced_trainer
+from .parallel import plot_rank_timeline, plot_scaling, scaling_panels
+from .recurrent import draw_figures
+from .style import METHOD_LABELS, plt
+from .timeline import animate_steps, plot_timeline
+from .training import plot_error_curves, plot_results_table, plot_sg_quality
+
+GROUPS = ("locking", "sg", "results", "rnn", "parallel")
+
+# The settings of the full figures, and of the quick ones (MINIDNI_QUICK=1 or --quick).
+FULL = dict(depths=[3, 4, 5, 6], seeds=[0, 1, 2], epochs=20, p_epochs=60, sg_epochs=20, frames=90)
+QUICK = dict(depths=[3], seeds=[0], epochs=1, p_epochs=1, sg_epochs=1, frames=12)
+
+# The 2-rank MPI jobs the parallel figures measure: large enough that compute dominates the messages.
+PARALLEL_FULL = ["--layers", "15", "--hidden", "512", "--batch-size", "256", "--steps", "40", "--eval", "end"]
+PARALLEL_QUICK = ["--layers", "5", "--hidden", "64", "--batch-size", "64", "--steps", "15", "--eval", "end"]
+
+
+def _log(line):
+    print(line, file=sys.stderr)
+
+
+def locking_figures(data, out_dir, frames):
+    """Timelines of backprop, DNI and complete unlock, all three in one figure, and the GIF."""
+    traces = {"backprop": record_steps(traced_trainer("backprop", data), data),
+              "dni": record_steps(traced_trainer("dni", data), data),
+              "unlock": record_steps(traced_trainer("dni", data, complete_unlock=True), data)}
+    titles = {"backprop": "backprop: every module waits for the whole network (update locking)",
+              "dni": "DNI: each module updates as soon as its synthetic gradient arrives",
+              "unlock": "DNI + synthetic inputs (complete unlock): each module needs only x and its own models"}
+    paths = []
+    for name, trace in traces.items():
+        paths.append(os.path.join(out_dir, f"timeline_{name}.png"))
+        plot_timeline(trace, paths[-1], title=f"{titles[name]}; 4-layer MLP, batch 64")
+    fig, axes = plt.subplots(3, 1, figsize=(10, 9.2), sharex=True)
+    for ax, (name, trace) in zip(axes, traces.items()):
+        plot_timeline(trace, ax, title=titles[name], legend=name != "dni")    # unlock's legend has DNI's kinds
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    axes[-1].set_xlim(0, 1.01e3 * max(t.events[-1].end - t.events[0].start for t in traces.values()))
+    fig.tight_layout()
+    paths.append(os.path.join(out_dir, "locking.png"))
+    fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    paths.append(os.path.join(out_dir, "locking.gif"))
+    animate_steps({"backprop": traces["backprop"], "DNI": traces["dni"]}, paths[-1], frames=frames,
+                       hold=max(3, frames // 6))
+    return paths, {name: lock_summary(trace) for name, trace in traces.items()}
+
+
+def sg_quality_figures(data, out_dir, epochs):
+    """Cosine between each g_hat_i and the true gradient over training, for cDNI and DNI."""
+    from ..train import fit
+    paths, summary = [], {}
+    for method, name in (("cdni", "sg_cosine.png"), ("dni", "sg_cosine_dni.png")):
+        trainer = traced_trainer(method, data, diagnose_every=5)
+        trainer.trace.enabled = False
+        fit(trainer, data, epochs, batch_size=64, rng=np.random.default_rng(0))
+        paths.append(os.path.join(out_dir, name))
+        plot_sg_quality(trainer.diagnostics, paths[-1],
+                             title=f"{METHOD_LABELS[method]}, 4-layer MLP on the digits: "
+                                   f"g_hat against the true gradient")
+        mean = [float(np.mean([m["cosine"] for m in d["modules"]])) for d in trainer.diagnostics]
+        summary[method] = {"steps": trainer.t, "first_mean_cosine": mean[0], "max_mean_cosine": max(mean),
+                           "final_mean_cosine": mean[-1],
+                           "final_cosine_per_module": [m["cosine"] for m in trainer.diagnostics[-1]["modules"]],
+                           "max_cosine_per_module": [max(d["modules"][i]["cosine"] for d in trainer.diagnostics)
+                                                     for i in range(len(trainer.diagnostics[0]["modules"]))]}
+    return paths, summary
+
+
+def results_figures(out_dir, s):
+    """Test error of backprop, DNI and cDNI (paper Table 1): curves and the table as a figure."""
+    methods = ["backprop", "dni", "cdni"]
+    grid = CompareConfig(layers=s["depths"], method=methods, seed=s["seeds"], epochs=s["epochs"])
+    mlp = run(grid)
+    cnn = run(CompareConfig(model="cnn", method=methods, seed=s["seeds"], epochs=s["epochs"]))
+    p02 = run(CompareConfig(layers=[4], method=methods[1:], seed=s["seeds"], epochs=s["p_epochs"], update_prob=0.2))
+    unlock = run(CompareConfig(layers=[4], method=methods[1:], seed=s["seeds"], epochs=s["epochs"],
+                               complete_unlock=True))
+    groups = {f"{d}-layer FCN": [r for r in mlp if r["layers"] == d] for d in s["depths"]}
+    groups["CNN"] = cnn
+    groups[f"4-layer FCN, p = 0.2 ({s['p_epochs']} epochs)"] = p02
+    groups["4-layer FCN, complete unlock"] = unlock
+    paths = [os.path.join(out_dir, "results_table.png"), os.path.join(out_dir, "error_curves.png")]
+    cells = plot_results_table(
+        groups, paths[0], methods, title="Test error (%) on the digits, every layer decoupled",
+        note=f"mean ± std over seeds {', '.join(map(str, s['seeds']))}; {s['epochs']} epochs of Adam "
+             "(lr 1e-3, batch 64) unless stated;\nDNI/cDNI: a zero-initialised linear M after every module "
+             "(Adam, lr 1e-4); bold: best in the row")
+    plot_error_curves(mlp + cnn, paths[1])
+    return paths, {f"{row} | {m}": {"mean": v[0], "std": v[1], "seeds": v[2]} for (row, m), v in cells.items()}
+
+
+def rnn_figures(out_dir, quick=False):
+    """Run the paper's §3.1 grids (Copy, Repeat-Copy: T in 2..8 x BPTT, DNI, DNI + Aux;
+    char-LM: BPTT-8/20/40, DNI-8, DNI+Aux-8) and draw them; quick: tiny budgets.
+
+    The full setting takes about an hour on 2 CPU cores, one BLAS thread per run.
+    """
+    from threadpoolctl import threadpool_limits
+    from ..experiments.recurrent import describe
+    by_task = {}
+    with threadpool_limits(1):                  # the LSTM's small GEMMs run faster on one thread
+        for task in ("copy", "repeat-copy", "charlm"):
+            runs = None
+            if quick:
+                runs = ["bptt:8", "dni:8"] if task == "charlm" else ["bptt:3", "dni:3"]
+            by_task[task] = run(RNNCompareConfig(task, runs=runs, quick=quick), lambda r: _log(describe(r)))
+    return draw_figures(by_task, out_dir)
+
+
+def parallel_figures(out_dir, quick=False):
+    """Measure locked and DNI on 2 ranks (mpiexec), then draw parallel_timeline.png and
+    parallel_scaling.png into out_dir; returns their paths ([] when MPI is not installed)."""
+    from ..errors import UserError
+    from ..parallel.mpi import launch
+    args = PARALLEL_QUICK if quick else PARALLEL_FULL
+    try:
+        locked, locked_trace = launch(2, ["--method", "locked", *args])
+        dni, dni_trace = launch(2, ["--method", "dni", *args])
+    except UserError as e:
+        _log(f"parallel figures skipped: {e}")
+        return []
+    for r in (locked, dni):
+        r["samples_per_step"] = r["throughput"] * r["step_seconds"]
+    timeline = plot_rank_timeline({"locked backprop (model parallel)": locked_trace, "DNI (decoupled)": dni_trace},
+                                  os.path.join(out_dir, "parallel_timeline.png"), start_step=3 if quick else 6)
+    panels = scaling_panels(locked, dni, [2, 4, 8, 16, 32, 64])
+    return [timeline, plot_scaling(panels, os.path.join(out_dir, "parallel_scaling.png"))]
+
+
+def rnn_figures_from_json(paths, out_dir):
+    """The recurrent figures from saved `rnn TASK --compare` results (copy.json, charlm.json, ...)."""
+    by_task = {}
+    for path in paths:
+        with open(path) as f:
+            results = json.load(f)
+        by_task[results[0]["task"]] = results
+    return draw_figures(by_task, out_dir)
+
+
+def make_figures(out_dir="figures", quick=False, only=None):
+    """Regenerate the figures of the groups in `only` (default all of GROUPS) into out_dir.
+
+    locking: timeline_*.png, locking.png, locking.gif; sg: sg_cosine*.png; results:
+    results_table.png, error_curves.png; rnn: copy_table.png, charlm_*.png, rnn.md;
+    parallel: parallel_*.png. The numbers the feed-forward figures show go to
+    summary_<group>.json. Returns the paths written.
+    """
+    from ..data import load_dataset
+    only = list(GROUPS) if only is None else list(only)
+    unknown = [g for g in only if g not in GROUPS]
+    if unknown:
+        raise ValueError(f"unknown figure group(s) {', '.join(unknown)}: choose from {', '.join(GROUPS)}")
+    s = QUICK if quick else FULL
+    os.makedirs(out_dir, exist_ok=True)
+    data = load_dataset("digits", flat=True) if {"locking", "sg"} & set(only) else None
+    with_summary = {"locking": lambda: locking_figures(data, out_dir, s["frames"]),
+                    "sg": lambda: sg_quality_figures(data, out_dir, s["sg_epochs"]),
+                    "results": lambda: results_figures(out_dir, s)}
+    plain = {"rnn": lambda: rnn_figures(out_dir, quick), "parallel": lambda: parallel_figures(out_dir, quick)}
+    paths = []
+    for group in only:
+        if group in with_summary:
+            made, numbers = with_summary[group]()
+            paths += made
+            paths.append(os.path.join(out_dir, f"summary_{group}.json"))
+            with open(paths[-1], "w") as f:
+                json.dump({"quick": quick, "settings": s, group: numbers}, f, indent=1)
+        else:
+            paths += plain[group]()
+    return paths
