@@ -69,7 +69,11 @@ def gpu_available():
 
 def xp():
     """The array module of the current backend (numpy or cupy)."""
-    return _cupy if _name == "cupy" else numpy
+    if _name == "cupy":
+        if _cupy is None:               # MINIDNI_BACKEND=cupy where CuPy or a GPU is missing
+            raise _unavailable
+        return _cupy
+    return numpy
 
 
 def array_module(*arrays):
@@ -111,7 +115,11 @@ def synchronize():
         _cupy.cuda.get_current_stream().synchronize()
 
 
+_unavailable = None    # why MINIDNI_BACKEND's choice failed: raised at first use, not at import
 if os.environ.get("MINIDNI_BACKEND"):
-    set_backend(os.environ["MINIDNI_BACKEND"])
+    try:
+        set_backend(os.environ["MINIDNI_BACKEND"])
+    except BackendError as e:   # importing minidni (and `--help`) still works; computing does not
+        _name, _unavailable = "cupy", BackendError(f"MINIDNI_BACKEND={os.environ['MINIDNI_BACKEND']}: {e}")
 if os.environ.get("MINIDNI_DTYPE"):
     set_dtype(os.environ["MINIDNI_DTYPE"])

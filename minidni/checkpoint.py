@@ -44,13 +44,7 @@ def save(path, model, optimizers=(), meta=None):
 def load(path, model, optimizers=()):
     """Load `path` into `model` (and optimisers) in place; a mismatch raises CheckpointError."""
     optimizers = list(optimizers)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            stored = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {path} does not exist") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise CheckpointError(f"checkpoint {path} is not a readable .npz file ({e})") from None
+    stored = _read(path, lambda files: files)
     stored = {k: v for k, v in stored.items() if not k.startswith("meta/")}
     params = {k: v for k, v in stored.items() if k.startswith(("param/", "buffer/"))}
     expected = _arrays(model, [])
@@ -81,7 +75,23 @@ def load(path, model, optimizers=()):
         opt.state[key] = array_module(p).asarray(v, dtype=p.dtype)
 
 
+def _read(path, keys):
+    """{key: array} for the keys keys(files) picks, or CheckpointError naming the file."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in keys(f.files)}
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} does not exist") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise CheckpointError(f"checkpoint {path} is not a readable .npz file ({type(e).__name__}: {e})") from None
+
+
 def read_meta(path):
     """The metadata dict stored by save(meta=...)."""
-    with np.load(path, allow_pickle=False) as f:
-        return {k[5:]: f[k].item() for k in f.files if k.startswith("meta/")}
+    stored = _read(path, lambda files: [k for k in files if k.startswith("meta/")])
+    return {k[5:]: v.item() for k, v in stored.items()}
+
+
+def verify(path):
+    """Read every array of `path` (the zip checks each one's CRC); CheckpointError if any is damaged."""
+    _read(path, lambda files: files)

@@ -2,6 +2,7 @@
 --help, and one-line errors with exit status 2."""
 import argparse
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -151,3 +152,45 @@ def test_the_readme_python_example_runs_as_written():
     out = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert re.search(r"test error \d+\.\d\d%", out.stdout)
+
+
+def numeric_options():
+    """(command, option, type) for every numeric option of every command."""
+    for command, parser in subparsers().items():
+        for action in parser._actions:
+            if action.option_strings and action.type in (int, float) and action.help != argparse.SUPPRESS:
+                yield command, action.option_strings[0], action.type
+
+
+@pytest.mark.parametrize("command,option,kind", list(numeric_options()), ids=lambda v: str(getattr(v, "__name__", v)))
+def test_every_numeric_option_of_every_command_refuses_negative_nan_and_inf(command, option, kind, capsys):
+    for value in ("-5", "nan", "inf"):
+        argv = [command, *(["copy"] if command == "rnn" else []), option, value, "--quiet"]
+        if command in ("demo", "figures"):
+            argv.remove("--quiet")
+        try:
+            code = main(argv)
+        except SystemExit as e:                   # argparse: not a number of this type
+            code = e.code
+        err = capsys.readouterr().err
+        assert code == 2, (argv, err)
+        assert len(err.strip().splitlines()) == 1 and ("invalid" in err or option in err), (argv, err)
+
+
+def test_missing_cupy_is_one_line_and_help_still_works():
+    from minidni.backend import gpu_available
+    if gpu_available():
+        pytest.skip("CuPy and a GPU are here")
+    env = {**os.environ, "MINIDNI_BACKEND": "cupy"}
+    out = subprocess.run([sys.executable, "-m", "minidni", "train", "--help"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and "--backend" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "minidni", "train", "--epochs", "1"], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "CuPy" in out.stderr
+
+
+def test_a_loss_that_overflows_without_nan_stops_the_run_naming_the_step():
+    out = run("train", "--lr", "1e9", "--epochs", "1", "--quiet")
+    assert out.returncode == 2
+    assert re.search(r"training diverged: loss .* above 100 times its first value .* at step \d+", out.stderr)

@@ -1,7 +1,5 @@
 """Figures: the locking diagrams are the traces of real runs, bar for bar; make_figures writes every file."""
 import json
-import sys
-import types
 
 import matplotlib.pyplot as plt
 import numpy as np

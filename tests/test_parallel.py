@@ -156,11 +156,14 @@ def test_two_synchronous_ranks_end_with_the_one_process_trainers_parameters(meth
 
 
 @requires_mpi
-def test_a_stopped_job_resumes_from_its_checkpoints_to_the_same_parameters(digits, tmp_path):
+@pytest.mark.parametrize("mode", ["raise", "exit"])
+def test_a_stopped_job_resumes_from_its_checkpoints_to_the_same_parameters(digits, tmp_path, mode):
     steps = -(-len(digits.x_train) // 64)
     common = ["--method", "dni", "--sync", "--epochs", "1", *SMALL, "--checkpoint-dir", str(tmp_path)]
-    crashed = mpirun([*common, "--checkpoint-every", "4", "--fail-at-step", "11", "--fail-rank", "1"])
-    assert crashed.returncode != 0 and "injected failure at step 11" in crashed.stderr
+    crashed = mpirun([*common, "--checkpoint-every", "4", "--fail-at-step", "11", "--fail-rank", "1",
+                      "--fail-mode", mode])
+    assert crashed.returncode != 0
+    assert mode == "exit" or "injected failure at step 11" in crashed.stderr
     resumed = mpirun([*common, "--checkpoint-every", str(steps), "--resume"])
     assert resumed.returncode == 0, resumed.stderr
     assert_same_stages(tmp_path, steps, one_process_trainer("dni", digits))
@@ -192,3 +195,109 @@ def test_an_exception_in_one_rank_ends_the_whole_job_within_seconds(rank):
     assert job.returncode != 0
     assert f"rank {rank} of 2 failed: RuntimeError: injected failure at step 5" in job.stderr
     assert seconds < 30                                       # start-up included; the abort itself is immediate
+
+
+# -- faults: every one ends the job within seconds, and a resume continues the right run --------
+
+def one_line_error(job):
+    lines = [line for line in job.stderr.splitlines() if line.startswith("minidni:")]
+    assert "Traceback" not in job.stderr, job.stderr
+    return lines
+
+
+@requires_mpi
+def test_a_rank_killed_mid_run_ends_the_job_within_seconds():
+    start = time.perf_counter()
+    job = mpirun(["--method", "dni", *SMALL, "--fail-at-step", "5", "--fail-rank", "1", "--fail-mode", "exit"],
+                 timeout=60)
+    assert job.returncode != 0
+    assert time.perf_counter() - start < 30
+
+
+@requires_mpi
+def test_a_hung_rank_is_named_by_its_neighbour_after_the_receive_timeout():
+    start = time.perf_counter()
+    job = mpirun(["--method", "locked", *SMALL, "--fail-at-step", "5", "--fail-rank", "1", "--fail-mode", "hang",
+                  "--recv-timeout", "3"], timeout=60)
+    assert job.returncode != 0
+    assert any("no message from rank 1 for 3 s" in line for line in one_line_error(job)), job.stderr
+    assert time.perf_counter() - start < 30
+
+
+@requires_mpi
+def test_a_rank_that_fails_its_checks_ends_the_job_even_when_the_others_pass(tmp_path):
+    """One rank's --json directory exists, the other's does not: before, the good rank hung in MPI's start."""
+    (tmp_path / "d0").mkdir()
+    command = mpiexec_command(2, [])[:3] + ["bash", "-c", f"exec {sys.executable} -m minidni parallel --layers 4 "
+                                                          f"--hidden 64 --json {tmp_path}/d$PMI_RANK/r.json"]
+    start = time.perf_counter()
+    job = subprocess.run(command, env=rank_environment(), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert job.returncode != 0
+    assert any("rank 1 of 2" in line and "does not exist" in line for line in one_line_error(job)), job.stderr
+    assert time.perf_counter() - start < 30
+
+
+@requires_mpi
+def test_a_new_run_refuses_a_directory_that_holds_another_runs_checkpoints(tmp_path):
+    first = mpirun(["--method", "dni", "--sync", "--steps", "4", *SMALL, "--checkpoint-dir", str(tmp_path),
+                    "--checkpoint-every", "2"])
+    assert first.returncode == 0, first.stderr
+    before = sorted(os.listdir(tmp_path))
+    second = mpirun(["--method", "dni", "--sync", "--steps", "4", *SMALL, "--seed", "1",
+                     "--checkpoint-dir", str(tmp_path), "--checkpoint-every", "2"])
+    assert second.returncode == 2
+    assert any("already holds checkpoints" in line for line in one_line_error(second)), second.stderr
+    assert sorted(os.listdir(tmp_path)) == before                   # nothing of the first run was touched
+
+
+@requires_mpi
+@pytest.mark.parametrize("option,value,saved", [("--seed", "1", "seed=0"), ("--batch-size", "32", "batch_size=64"),
+                                                ("--optimizer", "sgd", "optimizer='adam'")])
+def test_resume_refuses_checkpoints_saved_with_other_settings(tmp_path, option, value, saved):
+    common = ["--method", "dni", "--sync", "--layers", "4", "--hidden", "64", "--quiet",
+              "--checkpoint-dir", str(tmp_path), "--checkpoint-every", "2"]
+    assert mpirun([*common, "--steps", "4"]).returncode == 0
+    resumed = mpirun([*common, "--steps", "6", "--resume", option, value])
+    assert resumed.returncode == 2
+    assert any("from another run" in line and saved in line for line in one_line_error(resumed)), resumed.stderr
+
+
+@requires_mpi
+def test_resume_skips_a_damaged_checkpoint_and_ends_where_an_uninterrupted_run_ends(digits, tmp_path):
+    steps = -(-len(digits.x_train) // 64)
+    common = ["--method", "dni", "--sync", "--epochs", "1", *SMALL, "--checkpoint-dir", str(tmp_path)]
+    crashed = mpirun([*common, "--checkpoint-every", "4", "--fail-at-step", "14", "--fail-rank", "1"])
+    assert crashed.returncode != 0
+    newest = max(s for s in range(4, 14, 4) if os.path.exists(tmp_path / f"stage1-step{s:08d}.npz"))
+    damaged = tmp_path / f"stage1-step{newest:08d}.npz"
+    damaged.write_bytes(damaged.read_bytes()[:200])                 # truncated, as by a full disk
+    resumed = mpirun([*common, "--checkpoint-every", str(steps), "--resume", "--json", str(tmp_path / "r.json")])
+    assert resumed.returncode == 0, resumed.stderr
+    assert "falling back to an earlier step" in resumed.stderr
+    import json
+    assert json.loads((tmp_path / "r.json").read_text())["resumed_from"] == newest - 4
+    assert_same_stages(tmp_path, steps, one_process_trainer("dni", digits))
+
+
+def test_every_rank_keeps_enough_checkpoints_for_a_common_step():
+    from minidni.parallel.checkpoints import keep_count
+    for K, lag, every in [(2, 3, 1), (8, 3, 1), (2, 0, 1), (4, 2, 5), (2, 3, 100)]:
+        lead = (K - 1) * (lag + 1)                      # how far rank 0 may run ahead of the last rank
+        keep = keep_count(K, lag, every)
+        for newest_first in range(lead, lead + 3 * every):          # rank 0's newest step ...
+            saved_first = [s for s in range(every, newest_first + 1, every)][-keep:]
+            newest_last = max(0, newest_first - lead)               # ... and the last rank's, as far behind as it can be
+            saved_last = [s for s in range(every, newest_last + 1, every)]
+            if saved_last:
+                assert saved_last[-1] in saved_first, (K, lag, every, newest_first)
+
+
+def test_messages_travel_as_a_header_and_raw_buffers():
+    from minidni.parallel.protocol import decode, encode
+    h, y = np.arange(12, dtype=np.float32).reshape(3, 4), np.array([1, 2, 3])
+    header, arrays = encode(("data", 7, h, y))
+    assert header.dtype == np.int64 and all(a.dtype != object for a in arrays)
+    kind, ints, specs = decode(header)
+    assert (kind, ints, specs) == ("data", [7], [(np.dtype(np.float32), (3, 4)), (np.dtype(np.int64), (3,))])
+    assert decode(encode(("stop",))[0]) == ("stop", [], [])
+    assert decode(encode(("eval", 2, 40, h))[0])[:2] == ("eval", [2, 40])

@@ -9,6 +9,8 @@ Rank 0 prints the summary and writes --json / --trace-out. With several seeds ev
 trains them in turn and --json gets a list.
 """
 import argparse
+import contextlib
+import os
 
 from ..errors import UserError
 from ..parallel import Config
@@ -24,26 +26,20 @@ def register(subparsers):
     p.add_argument("--trace-out", metavar="PATH", help="write the merged trace of every rank (JSON)")
     p.add_argument("--fail-at-step", type=int, default=None, help=argparse.SUPPRESS)    # tests: fault injection
     p.add_argument("--fail-rank", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--fail-mode", choices=["raise", "exit", "hang"], default="raise", help=argparse.SUPPRESS)
     add_runtime_options(p)
     p.set_defaults(func=main)
 
 
 def main(args):
-    import os
-
-    from ..parallel import train
-    configs = [config_from_args(Config, args, seed=s, quiet=args.quiet, fail_at_step=args.fail_at_step,
-                                fail_rank=args.fail_rank).check() for s in args.seed]
-    if len(configs) > 1 and (args.checkpoint_dir or args.trace_out):
-        raise UserError(f"--checkpoint-dir and --trace-out take one --seed, got {len(configs)}")
-    check_writable(args.json, "results")
-    check_writable(args.trace_out, "trace")
-    if args.checkpoint_dir:
-        os.makedirs(args.checkpoint_dir, exist_ok=True)
-    results = []
-    with runtime(args):
-        for config in configs:
-            results.append(train(config))
+    from ..parallel import mpi, train
+    comm = mpi.world()          # MPI starts in every rank before any check can fail in one of them
+    with mpi.abort_on_error(comm) if comm is not None else contextlib.nullcontext():
+        configs = checked_configs(args)
+        results = []
+        with runtime(args):
+            for config in configs:
+                results.append(train(config, comm))
     if results[0] is None:                     # not rank 0
         return 0
     traces = [r.pop("trace") for r in results]
@@ -58,10 +54,23 @@ def main(args):
     return 0
 
 
+def checked_configs(args):
+    """The configs of this job, one per seed, each checked; the output paths checked too."""
+    configs = [config_from_args(Config, args, seed=s, quiet=args.quiet, fail_at_step=args.fail_at_step,
+                                fail_rank=args.fail_rank, fail_mode=args.fail_mode).check() for s in args.seed]
+    if len(configs) > 1 and (args.checkpoint_dir or args.trace_out):
+        raise UserError(f"--checkpoint-dir and --trace-out take one --seed, got {len(configs)}")
+    check_writable(args.json, "results")
+    check_writable(args.trace_out, "trace")
+    if args.checkpoint_dir:
+        os.makedirs(args.checkpoint_dir, exist_ok=True)
+    return configs
+
+
 def summary(result):
     """A few lines: what ran, throughput, accuracy, per-stage work and staleness."""
-    mode = "synchronous check mode" if result["sync"] else (
-        "locked" if result["method"] == "locked" else f"decoupled, max lag {result['max_lag']}")
+    decoupled = result["ranks"] > 1 and result["method"] != "locked" and not result["sync"]
+    mode = result["trained_as"] + (f", max lag {result['max_lag']}" if decoupled else "")
     accuracy = result["test_accuracy"]
     lines = [f"{result['method']} on {result['ranks']} rank(s), stages {result['split']} ({mode}): "
              f"{result['steps']} steps in {result['seconds']:.1f}s, {result['throughput']:.0f} samples/s, "

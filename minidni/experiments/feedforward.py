@@ -57,9 +57,7 @@ class TrainConfig:
         check_at_least(self, 1, "layers", "hidden", "epochs", "batch_size", "sg_hidden")
         check_at_least(self, 0, "seed", "diagnose_every", "cuts")
         check_positive(self, "lr")
-        check_positive(self, "sg_lr", "input_lr", zero_ok=True)     # 0: M (or I) frozen, a control
-        if not np.isfinite(self.sg_scale):
-            raise UserError(f"--sg-scale must be a finite number, got {self.sg_scale}")
+        check_positive(self, "sg_lr", "input_lr", "sg_scale", zero_ok=True)     # 0: M (or I) frozen, a control
         if not 0 < self.update_prob <= 1:
             raise UserError(f"--update-prob must lie in (0, 1], got {self.update_prob}")
         return self

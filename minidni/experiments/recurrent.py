@@ -14,7 +14,6 @@ give always wins. A result (what `rnn TASK --json` writes):
                  "history": [{"step", "chars", "seconds", "bpc"}]}
 """
 import dataclasses
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -22,8 +21,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import DivergenceError, UserError
+from ..errors import UserError
 from ..options import check_at_least, check_choices, check_many, check_positive, option
+from ..train.guard import DivergenceGuard
 
 TASKS = ("copy", "repeat-copy", "charlm")
 METHODS = ("bptt", "dni", "dni-aux")
@@ -145,11 +145,6 @@ def _trainer(n_in, n_out, config, rng):
                  aux_weight=config.aux_weight, rng=rng)
 
 
-def _check_finite(value, step):
-    if not math.isfinite(value):
-        raise DivergenceError(f"training diverged: loss is {value} at step {step}; try a smaller --lr")
-
-
 def _settings(config):
     """The resolved options as the result's "config" records them."""
     return {k: v for k, v in dataclasses.asdict(config).items() if k not in ("task", "method", "T", "seed")}
@@ -169,13 +164,13 @@ def run_copy(config, progress=None):
     trainer = _trainer(data.n_in, data.n_out, config, rng)
     curriculum = Curriculum(config.threshold, config.patience)
     eval_every = config.eval_every or max(1, config.steps // 100)
-    history, recent, seconds = [], [], 0.0
+    history, recent, seconds, guard = [], [], 0.0, DivergenceGuard()
     for step in range(1, config.steps + 1):
         tokens, targets, mask = data.batch(curriculum.n, config.batch_size, rng)
         start = time.perf_counter()
         bits = trainer.sequence(tokens, targets, mask)
         seconds += time.perf_counter() - start
-        _check_finite(bits, step)
+        guard(bits, step)
         recent = (recent + [bits])[-config.patience:]
         curriculum.update(bits)
         if step % eval_every == 0 or step == config.steps:
@@ -214,7 +209,7 @@ def run_charlm(config, progress=None, data=None):
     steps = max(1, config.chars // (T * B))
     eval_every = config.eval_every or max(1, steps // 40)
     history = [{"step": 0, "chars": 0, "seconds": 0.0, "bpc": bpc(valid)}]
-    state, position, seconds = None, 0, 0.0
+    state, position, seconds, guard = None, 0, 0.0, DivergenceGuard()
     for step in range(1, steps + 1):
         if position + T + 1 > len(streams):              # an epoch is over: start the streams again
             state, position = None, 0
@@ -223,7 +218,7 @@ def run_charlm(config, progress=None, data=None):
         start = time.perf_counter()
         loss, state = trainer.window(tokens, targets, state=state)
         seconds += time.perf_counter() - start
-        _check_finite(float(loss), step)
+        guard(loss, step)
         position += T
         if step % eval_every == 0 or step == steps:
             history.append({"step": step, "chars": step * T * B, "seconds": seconds, "bpc": bpc(valid)})

@@ -100,6 +100,8 @@ def abort_on_error(comm):
         where = f"rank {comm.rank} of {comm.size}"
         if isinstance(e, UserError):
             message, code = f"minidni: error on {where}: {e}", 2
+        elif type(e).__name__ == "RankSilent":           # protocol.RankSilent: the message says it all
+            message, code = f"minidni: {where}: {e}", 1
         elif isinstance(e, KeyboardInterrupt):
             message, code = f"minidni: interrupted on {where}", 130
         else:
@@ -107,3 +109,4 @@ def abort_on_error(comm):
                              + "".join(traceback.format_exception(type(e), e, e.__traceback__))), 1
         print(message, file=sys.stderr, flush=True)
         comm.Abort(code)
+        os._exit(code)              # MPI_Abort may return before the launcher ends this process

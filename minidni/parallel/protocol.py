@@ -10,10 +10,15 @@ sent, so each stream below is a FIFO:
     UP    k -> k-1    ("grad", step, d)          dL/dh_{k-1}: the true gradient (locked), or
                                                  the bootstrapped target of M_{k-1} (DNI)
 
-Sends are nonblocking (`isend`). Receives poll: a rank that has nothing to do sleeps for a
-tenth of a millisecond between probes instead of spinning inside MPI, which leaves its
-core to the ranks that have work when the machine is oversubscribed. Arrays travel as
-host (NumPy) arrays and are moved to the backend on arrival.
+Each message is a small fixed header (an int64 array: its kind, its integers, and the
+dtype and shape of each array) followed by its arrays, sent as raw buffers (`Isend`,
+`Recv`): nothing on the data path is pickled, so a peer can send numbers and never code,
+and no array is copied into a pickle. Sends are nonblocking. Receives poll: a rank that
+has nothing to do sleeps for a tenth of a millisecond between probes instead of spinning
+inside MPI, which leaves its core to the ranks that have work when the machine is
+oversubscribed. Arrays travel as host (NumPy) arrays and are moved to the backend on
+arrival. With a receive timeout, a neighbour silent for that long ends the job with a
+message naming it.
 """
 import math
 import time
@@ -27,12 +32,56 @@ DOWN, UP, CLOCK, PING = 1, 2, 3, 4
 POLL_SECONDS = 1e-4
 
 
-def _host(msg):
-    return tuple(to_numpy(a) if hasattr(a, "shape") else a for a in msg)
+KINDS = ("data", "eval", "stop", "grad")
+DTYPES = tuple(np.dtype(d) for d in ("float32", "float64", "int64", "int32"))
+MAX_INTS, MAX_ARRAYS, MAX_NDIM = 2, 2, 4
+HEADER = 3 + MAX_INTS + MAX_ARRAYS * (2 + MAX_NDIM)      # kind, #ints, #arrays, ints, (dtype, ndim, shape) per array
 
 
-def _device(msg):
-    return tuple(to_device(a) if isinstance(a, np.ndarray) else a for a in msg)
+class RankSilent(RuntimeError):
+    """A neighbour sent nothing for longer than the receive timeout."""
+
+
+def encode(msg):
+    """(header, host arrays) of a message ("kind", int, ..., array, ...)."""
+    ints = [int(v) for v in msg[1:] if isinstance(v, (int, np.integer))]
+    arrays = [np.ascontiguousarray(to_numpy(v)) for v in msg[1:] if not isinstance(v, (int, np.integer))]
+    header = np.zeros(HEADER, np.int64)
+    header[:3] = KINDS.index(msg[0]), len(ints), len(arrays)
+    header[3:3 + len(ints)] = ints
+    for i, a in enumerate(arrays):
+        at = 3 + MAX_INTS + i * (2 + MAX_NDIM)
+        header[at:at + 2 + a.ndim] = [DTYPES.index(a.dtype), a.ndim, *a.shape]
+    return header, arrays
+
+
+def decode(header):
+    """(kind, ints, [(dtype, shape), ...]) from a header."""
+    kind, n_ints, n_arrays = (int(v) for v in header[:3])
+    specs = []
+    for i in range(n_arrays):
+        at = 3 + MAX_INTS + i * (2 + MAX_NDIM)
+        dtype, ndim = DTYPES[int(header[at])], int(header[at + 1])
+        specs.append((dtype, tuple(int(v) for v in header[at + 2:at + 2 + ndim])))
+    return KINDS[kind], [int(v) for v in header[3:3 + n_ints]], specs
+
+
+def send_message(comm, msg, dest, tag):
+    """Start sending `msg` to `dest`; returns [(request, buffer)]: keep each buffer until its request completes."""
+    header, arrays = encode(msg)
+    return [(comm.Isend(buf, dest=dest, tag=tag), buf) for buf in (header, *arrays)]
+
+
+def recv_message(comm, source, tag):
+    """Receive one message from `source` (its header, then its arrays, in the order they were sent)."""
+    header = np.empty(HEADER, np.int64)
+    comm.Recv(header, source=source, tag=tag)
+    kind, ints, specs = decode(header)
+    arrays = []
+    for dtype, shape in specs:
+        arrays.append(np.empty(shape, dtype))
+        comm.Recv(arrays[-1], source=source, tag=tag)
+    return (kind, *ints, *(to_device(a) for a in arrays))
 
 
 class Link:
@@ -41,11 +90,11 @@ class Link:
     Time spent blocked in a receive is recorded in `trace` as a "wait" event of `module`.
     """
 
-    def __init__(self, comm, trace, module):
-        self.comm, self.trace, self.module = comm, trace, module
+    def __init__(self, comm, trace, module, timeout=None):
+        self.comm, self.trace, self.module, self.timeout = comm, trace, module, timeout
         self.prev = comm.rank - 1 if comm.rank > 0 else None
         self.next = comm.rank + 1 if comm.rank < comm.size - 1 else None
-        self.sending = []                       # requests of sends not yet known to be complete
+        self.sending = []                       # (request, buffer) of sends not yet known to be complete
         self.wait_seconds = 0.0
 
     def send_down(self, msg):
@@ -55,13 +104,13 @@ class Link:
         self._send(msg, self.prev, UP)
 
     def _send(self, msg, dest, tag):
-        self.sending.append(self.comm.isend(_host(msg), dest=dest, tag=tag))
-        self.sending = [r for r in self.sending if not r.Test()]     # forget the finished ones
+        self.sending += send_message(self.comm, msg, dest, tag)
+        self.sending = [(r, b) for r, b in self.sending if not r.Test()]     # forget the finished ones
 
     def poll_up(self):
         """The next UP message if one has arrived, else None (never blocks)."""
-        if self.comm.iprobe(source=self.next, tag=UP):
-            return _device(self.comm.recv(source=self.next, tag=UP))
+        if self.comm.Iprobe(source=self.next, tag=UP):
+            return recv_message(self.comm, self.next, UP)
         return None
 
     def recv_up(self, step):
@@ -73,8 +122,11 @@ class Link:
         return self._recv(self.prev, DOWN, step, idle)
 
     def _recv(self, source, tag, step, idle=None):
-        waiting_since = None
-        while not self.comm.iprobe(source=source, tag=tag):
+        waiting_since, started = None, time.perf_counter()
+        while not self.comm.Iprobe(source=source, tag=tag):
+            if self.timeout is not None and time.perf_counter() - started > self.timeout:
+                raise RankSilent(f"no message from rank {source} for {self.timeout:g} s (--recv-timeout): "
+                                 f"rank {source} has stopped or hung")
             if idle is not None and idle():
                 waiting_since = self._record_wait(waiting_since, step)
             elif waiting_since is None:
@@ -82,7 +134,7 @@ class Link:
             else:
                 time.sleep(POLL_SECONDS)
         self._record_wait(waiting_since, step)
-        return _device(self.comm.recv(source=source, tag=tag))
+        return recv_message(self.comm, source, tag)
 
     def _record_wait(self, since, step):
         if since is not None:
@@ -94,7 +146,7 @@ class Link:
 
     def close(self):
         """Wait until every message this rank sent has been received."""
-        for r in self.sending:
+        for r, _ in self.sending:
             r.Wait()
         self.sending = []
 
@@ -131,11 +183,16 @@ class SharedClock:
         return time.perf_counter() + self.offset
 
 
+def _wait(sends):
+    for request, _ in sends:
+        request.Wait()
+
+
 def message_seconds(comm, shape, dtype, rounds=10):
     """One-way time of a DOWN-sized message between ranks 0 and 1 (median half round trip).
 
-    The message is an array of `shape` sent the way the stages send theirs (pickled
-    isend/recv). Every rank returns the same number; 0.0 for a single rank.
+    The message is an array of `shape` sent the way the stages send theirs (a header,
+    then the buffer). Every rank returns the same number; 0.0 for a single rank.
     """
     seconds = 0.0
     if comm.size > 1 and comm.rank < 2:
@@ -143,11 +200,11 @@ def message_seconds(comm, shape, dtype, rounds=10):
         for _ in range(rounds + 1):
             start = time.perf_counter()
             if comm.rank == 0:
-                comm.isend(("data", 0, a), dest=1, tag=PING).Wait()
-                comm.recv(source=1, tag=PING)
+                _wait(send_message(comm, ("data", 0, a), 1, PING))
+                recv_message(comm, 1, PING)
             else:
-                comm.recv(source=0, tag=PING)
-                comm.isend(("data", 0, a), dest=0, tag=PING).Wait()
+                recv_message(comm, 0, PING)
+                _wait(send_message(comm, ("data", 0, a), 0, PING))
             times.append((time.perf_counter() - start) / 2)
         seconds = float(np.median(times[1:]))                # the first round pays for connection set-up
     return comm.bcast(seconds, root=0)

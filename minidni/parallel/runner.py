@@ -17,7 +17,7 @@ The synchronous check mode is the same loop with max_lag = 0: after step t every
 waits for its target of step t, which makes it the one-process DNI trainer exactly.
 """
 import json
-import math
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -26,9 +26,10 @@ from typing import Optional
 import numpy as np
 
 from ..backend import get_dtype, to_device, to_numpy
-from ..errors import DivergenceError, UserError
+from ..errors import UserError
 from ..options import check_at_least, check_choices, check_positive, option
 from ..trace import Trace
+from ..train.guard import DivergenceGuard
 from . import checkpoints, mpi
 from .protocol import Link, SharedClock, message_seconds
 from .stages import METHODS, build_network, build_stage, build_trainer
@@ -68,9 +69,13 @@ class Config:
     checkpoint_dir: Optional[str] = option(None, "every rank saves its stage here")
     checkpoint_every: Optional[int] = option(None, "save every this many steps", default_text="100 with --checkpoint-dir")
     resume: bool = option(False, "continue from the newest step every rank has saved")
+    recv_timeout: Optional[float] = option(None, "end the job when a neighbouring rank sends nothing for this "
+                                                 "many seconds (a hung rank)", default_text="wait for ever")
     quiet: bool = option(True, "no per-epoch lines", cli=False)
     fail_at_step: Optional[int] = option(None, "tests: raise in rank fail_rank at this step", cli=False)
     fail_rank: Optional[int] = option(None, "tests: the failing rank (default the last)", cli=False)
+    fail_mode: str = option("raise", "tests: raise an exception, exit at once (a killed rank), or hang",
+                            choices=("raise", "exit", "hang"), cli=False)
     trace_limit: int = option(100_000, "events kept in the trace", cli=False)
     extra: dict = option({}, "free-form notes kept with the run", cli=False)
 
@@ -80,7 +85,7 @@ class Config:
         check_at_least(self, 1, "layers", "hidden", "epochs", "batch_size", "stages", "split", "steps",
                        "checkpoint_every")
         check_at_least(self, 0, "max_lag", "warmup", "seed")
-        check_positive(self, "lr", "time_limit")
+        check_positive(self, "lr", "time_limit", "recv_timeout")
         check_positive(self, "sg_lr", "sg_scale", zero_ok=True)
         if self.resume and not self.checkpoint_dir:
             raise UserError("--resume needs --checkpoint-dir")
@@ -177,7 +182,7 @@ class StageRunner:
         self.t = self.first_step = step         # the step this rank trained last (> 0 when resumed)
         self.staleness = Counter()              # steps late -> number of targets M_k was fitted to
         self.step_ends = []                     # (step, time its work ended, samples)
-        self.losses, self.history = [], []
+        self.losses, self.history, self.guard = [], [], DivergenceGuard()
         self.start = clock()
         if stage.last:
             from ..losses import SoftmaxCrossEntropy
@@ -202,7 +207,7 @@ class StageRunner:
     def train_step(self, t, h, y):
         stage, k, trace, config = self.stage, self.stage.index, self.trace, self.config
         if config.fail_at_step == t and k == (config.fail_rank if config.fail_rank is not None else stage.K - 1):
-            raise RuntimeError(f"injected failure at step {t} (--fail-at-step)")
+            inject_failure(config, t)
         self.t = t
         with trace.event(k, "forward", t):
             h_out = stage.f.forward(h)
@@ -247,10 +252,7 @@ class StageRunner:
             self.stage.sg.fit(s, target)
 
     def record_loss(self, t, loss):
-        loss = float(to_numpy(loss))
-        if not math.isfinite(loss):
-            raise DivergenceError(f"training diverged: loss is {loss} at step {t}; try a smaller --lr")
-        self.losses.append(loss)
+        self.losses.append(self.guard(loss, t))
 
     def evaluate(self, epoch, t, h):
         f = self.stage.f
@@ -273,11 +275,13 @@ class StageRunner:
                   f"({record['seconds']:.1f}s)", flush=True)
 
     def save_checkpoint(self, t):
-        meta = {"method": self.config.method, "split": checkpoints.split_meta(self.split), "rank": self.stage.index}
+        config = self.config
+        meta = {"settings": checkpoints.run_settings(config, self.split, get_dtype()), "rank": self.stage.index}
         if self.stream is not None:
             meta.update(self.stream.position())
+        keep = checkpoints.keep_count(len(self.split), config.lag, config.checkpoint_every)
         with self.trace.event(self.stage.index, "checkpoint", t):
-            checkpoints.save_stage(self.config.checkpoint_dir, self.stage, t, meta)
+            checkpoints.save_stage(config.checkpoint_dir, self.stage, t, meta, keep)
 
     def summary(self):
         """This rank's numbers for the result: per-step work, waits, staleness, (last rank) history."""
@@ -322,13 +326,15 @@ def run_rank(config, comm):
     stage, split = build_stage(config, data, comm.rank)
     clock = SharedClock(comm)
     trace = Trace(clock=clock, limit=config.trace_limit)
-    link = Link(comm, trace, stage.index)
+    link = Link(comm, trace, stage.index, timeout=config.recv_timeout)
     seconds_per_message = message_seconds(comm, (config.batch_size, config.hidden), get_dtype())
     step, position = 0, {}
+    if config.checkpoint_dir and not config.resume:
+        checkpoints.check_fresh(config.checkpoint_dir, comm.rank)
     if config.resume:
-        step = checkpoints.common_step(comm, config.checkpoint_dir)
-        meta = checkpoints.load_stage(config.checkpoint_dir, stage, step,
-                                      {"method": config.method, "split": checkpoints.split_meta(split)})
+        settings = checkpoints.run_settings(config, split, get_dtype())
+        step = checkpoints.common_step(comm, config.checkpoint_dir, settings)
+        meta = checkpoints.load_stage(config.checkpoint_dir, stage, step)
         if stage.first:
             position = dict(epoch=meta["epoch"], index=meta["index"], epoch_state=json.loads(meta["rng"]))
     stream = BatchStream(data, config, stage.rng, step, **position) if stage.first else None
@@ -342,7 +348,9 @@ def run_rank(config, comm):
         return None
     result = _result(config, split, summaries, start, comm.size)
     result.update(message_seconds=seconds_per_message, resumed_from=step if config.resume else None,
-                  clock_error=max(s["clock_error"] for s in summaries))
+                  clock_error=max(s["clock_error"] for s in summaries),
+                  trained_as="model-parallel backprop" if config.method == "locked" else
+                  f"{config.method}, one stage per rank" + (" (synchronous check mode)" if config.sync else ""))
     result["trace"] = [{"rank": r, "module": e[0], "kind": e[1], "step": e[2], "start": e[3] - start,
                         "end": e[4] - start} for r, rank_events in enumerate(events) for e in rank_events]
     return result
@@ -362,6 +370,16 @@ def _result(config, split, summaries, start, ranks):
             "history": history, "per_stage": summaries}
 
 
+def inject_failure(config, t):
+    """Tests: fail as --fail-mode says at step t: raise, exit at once as a killed rank would, or hang."""
+    if config.fail_mode == "exit":
+        os._exit(9)
+    if config.fail_mode == "hang":
+        while True:
+            time.sleep(1)
+    raise RuntimeError(f"injected failure at step {t} (--fail-at-step)")
+
+
 def run_single(config):
     """The whole network in this process, trained by the one-process trainer of the same split."""
     from ..data import load_dataset
@@ -374,16 +392,13 @@ def run_single(config):
     model, rng, split = build_network(config, data)
     trainer = build_trainer(config, data, model, rng, split)
     trace, clock = trainer.trace, trainer.trace.clock
-    step_ends, history, losses, start = [], [], [], clock()
+    step_ends, history, losses, start, guard = [], [], [], clock(), DivergenceGuard()
     for msg in BatchStream(data, config, rng):
         if msg[0] == "data":
             _, t, xb, yb = msg
             if config.fail_at_step == t:
-                raise RuntimeError(f"injected failure at step {t} (--fail-at-step)")
-            loss = float(to_numpy(trainer.step(xb, yb)))
-            if not math.isfinite(loss):
-                raise DivergenceError(f"training diverged: loss is {loss} at step {t}; try a smaller --lr")
-            losses.append(loss)
+                inject_failure(config, t)
+            losses.append(guard(trainer.step(xb, yb), t))
             step_ends.append((t, clock(), len(yb)))
         elif msg[0] == "eval":
             _, epoch, t, _ = msg
@@ -399,7 +414,9 @@ def run_single(config):
     summaries = [{"rank": 0, "stage": i, **stage_times(trace.events, i, config.warmup)} for i in range(len(split))]
     summaries[-1].update(step_ends=step_ends, history=history)
     result = _result(config, split, summaries, start, 1)
-    result.update(message_seconds=0.0, clock_error=0.0, resumed_from=None)
+    result.update(message_seconds=0.0, clock_error=0.0, resumed_from=None,
+                  trained_as="backprop" if len(split) == 1 or config.method == "locked" else
+                  f"one-process {config.method} with a synthetic gradient at each stage boundary")
     result["trace"] = [{"rank": 0, "module": e.module, "kind": e.kind, "step": e.step, "start": e.start - start,
                         "end": e.end - start} for e in trace.events]
     return result

@@ -1,11 +1,11 @@
 """The epoch loop shared by every training method: batches, NaN guard, evaluation, history."""
-import math
 import time
 
 import numpy as np
 
 from ..backend import to_device, to_numpy
-from ..errors import DivergenceError, UserError
+from ..errors import UserError
+from .guard import DivergenceGuard, check_parameters
 
 
 def evaluate(model, x, y, batch_size=500):
@@ -25,12 +25,14 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
 
     history: [{"epoch", "step", "train_loss", "test_accuracy", "seconds"}], seconds since start.
     `progress` wraps the batch iterator (e.g. a tqdm factory); `on_epoch(record)` is
-    called after each epoch. A NaN or infinite loss stops training with DivergenceError
-    naming the step.
+    called after each epoch. A loss that is not finite or climbs far above its first
+    value, or a parameter that is not finite at an epoch's end, stops training with
+    DivergenceError naming the step (minidni.train.guard).
     """
     from ..data import batches
     rng = rng if rng is not None else np.random.default_rng(0)
     model, history, start = trainer.model, [], time.perf_counter()
+    guard = DivergenceGuard()
     for epoch in range(1, epochs + 1):
         model.train()
         losses = []
@@ -39,13 +41,11 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
             it = progress(it, epoch)
         for xb, yb in it:
             with np.errstate(over="ignore", invalid="ignore"):     # a blow-up is reported below, by step
-                loss = float(trainer.step(xb, yb))
-            if not math.isfinite(loss):
-                raise DivergenceError(f"training diverged: loss is {loss} at step {trainer.t} (epoch {epoch}); "
-                                      "try a smaller learning rate")
-            losses.append(loss)
+                loss = trainer.step(xb, yb)
+            losses.append(guard(loss, trainer.t, f" (epoch {epoch})"))
         if not losses:
             raise UserError(f"no training batch in epoch {epoch}: {len(data.x_train)} samples, batch size {batch_size}")
+        check_parameters(model, trainer.t)
         record = {"epoch": epoch, "step": trainer.t, "train_loss": float(np.mean(losses)),
                   "test_accuracy": evaluate(model, data.x_test, data.y_test),
                   "seconds": time.perf_counter() - start}
