@@ -1,4 +1,6 @@
-"""Time one truncated-BPTT training window of the minidni LSTM against torch.nn.LSTM (CPU).
+"""Time one truncated-BPTT training window of the minidni LSTM against torch.nn.LSTM.
+
+On the CPU by default; with MINIDNI_BACKEND=cupy on the GPU, against PyTorch on CUDA.
 
     python benchmarks/lstm_step.py [--threads 1] [--repeats 30] [--inner 3] [--json out.json]
 
@@ -21,7 +23,7 @@ from threadpoolctl import threadpool_limits
 from minidni import backend
 from minidni.nn.recurrent import SequenceModel
 from minidni.train.tbptt import TBPTT
-from step_time import interleaved
+from step_time import SYNCS, interleaved
 
 T, BATCH, HIDDEN, SYMBOLS, EMBED = 20, 32, 256, 50, 64
 
@@ -36,13 +38,14 @@ def minidni_window(rng, tokens, targets):
     return step
 
 
-def torch_window(torch, tokens, targets):
+def torch_window(torch, tokens, targets, device="cpu"):
     nn = torch.nn
-    embed, lstm, readout = nn.Embedding(SYMBOLS, EMBED), nn.LSTM(EMBED, HIDDEN), nn.Linear(HIDDEN, SYMBOLS)
+    embed, lstm, readout = (m.to(device) for m in (nn.Embedding(SYMBOLS, EMBED), nn.LSTM(EMBED, HIDDEN),
+                                                    nn.Linear(HIDDEN, SYMBOLS)))
     params = [*embed.parameters(), *lstm.parameters(), *readout.parameters()]
     opt = torch.optim.Adam(params, lr=1e-3)
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
-    x, y = torch.from_numpy(tokens), torch.from_numpy(targets)
+    x, y = torch.from_numpy(tokens).to(device), torch.from_numpy(targets).to(device)
     carry = {"state": None}
 
     def step():
@@ -67,10 +70,14 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, SYMBOLS, (T, BATCH))
     targets = rng.integers(0, SYMBOLS, (T, BATCH))
-    contenders = {"minidni": minidni_window(rng, tokens, targets), "torch": torch_window(torch, tokens, targets)}
+    device = "cuda" if backend.get_backend() == "cupy" else "cpu"
+    if device == "cuda":
+        SYNCS.append(torch.cuda.synchronize)
+    contenders = {"minidni": minidni_window(rng, tokens, targets),
+                  "torch": torch_window(torch, tokens, targets, device)}
     with threadpool_limits(args.threads):
         t = interleaved(contenders, args.repeats, args.inner)
-    result = {"T": T, "batch": BATCH, "hidden": HIDDEN, "symbols": SYMBOLS, "embed": EMBED, "threads": args.threads,
+    result = {"backend": backend.get_backend(), "T": T, "batch": BATCH, "hidden": HIDDEN, "symbols": SYMBOLS, "embed": EMBED, "threads": args.threads,
               "repeats": args.repeats, "inner": args.inner, "torch_version": torch.__version__,
               "minidni_ms": 1e3 * t["minidni"], "torch_ms": 1e3 * t["torch"],
               "minidni_over_torch": t["minidni"] / t["torch"]}

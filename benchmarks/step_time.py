@@ -1,9 +1,10 @@
-"""Time one training step of minidni against PyTorch (CPU) and against its own GEMMs.
+"""Time one training step of minidni against PyTorch and against its own GEMMs.
 
-    python benchmarks/step_time.py [--threads 2] [--repeats 30] [--json out.json]
+    python benchmarks/step_time.py [--threads 2] [--repeats 30] [--hidden 256] [--json out.json]
+    MINIDNI_BACKEND=cupy python benchmarks/step_time.py     # on the GPU, against PyTorch on CUDA
 
-Prints, for a 784-256-256-256-10 ReLU MLP (batch 256) and a two-conv net (1x28x28,
-batch 64), all float32:
+Prints, for a 784-H-H-H-10 ReLU MLP (H = --hidden, 256 by default; batch 256) and a
+two-conv net (1x28x28, batch 64), all float32:
   minidni / torch   the step time ratio, same thread count, interleaved runs (goal <= 1.0)
   minidni / GEMMs   the step time over the time of its matrix products alone: the BLAS
                     limit (goal <= 1.3)
@@ -28,12 +29,17 @@ from minidni.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
 from minidni.train import DNI, Backprop
 
 
+SYNCS = [backend.synchronize]      # what waits for queued GPU work: CuPy's, and PyTorch's when it runs on CUDA
+
+
 def timer(fn, inner):
-    backend.synchronize()
+    for sync in SYNCS:
+        sync()
     t0 = time.perf_counter()
     for _ in range(inner):
         fn()
-    backend.synchronize()
+    for sync in SYNCS:
+        sync()
     return (time.perf_counter() - t0) / inner
 
 
@@ -105,6 +111,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--inner", type=int, default=5)
+    ap.add_argument("--hidden", type=int, default=256, help="MLP width (default 256; the GPU check adds 1024)")
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
     try:
@@ -115,20 +122,24 @@ def main(argv=None):
     if torch is not None and backend.get_backend() == "numpy":
         torch.set_num_threads(args.threads)
     device = "cuda" if backend.get_backend() == "cupy" else "cpu"
+    if torch is not None and device == "cuda":
+        SYNCS.append(torch.cuda.synchronize)
     xp, dtype, rng = backend.xp(), np.float32, np.random.default_rng(0)
     results = {"backend": backend.get_backend(), "threads": args.threads, "repeats": args.repeats}
 
-    # --- MLP 784-256-256-256-10, batch 256 ---
-    widths, n = [784, 256, 256, 256, 10], 256
+    # --- MLP 784-H-H-H-10, batch 256 ---
+    H = args.hidden
+    widths, n = [784, H, H, H, 10], 256
+    results["hidden"] = H
     x = backend.to_device(rng.standard_normal((n, 784)), dtype)
     y = backend.to_device(rng.integers(0, 10, n))
-    mlp = build_mlp(784, 10, layers=4, hidden=256, rng=rng, batchnorm=False)
+    mlp = build_mlp(784, 10, layers=4, hidden=H, rng=rng, batchnorm=False)
     bp = Backprop(mlp, optimizer="sgd", lr=0.01)
-    dni = DNI(build_mlp(784, 10, layers=4, hidden=256, rng=rng, batchnorm=False), (784,), 10,
+    dni = DNI(build_mlp(784, 10, layers=4, hidden=H, rng=rng, batchnorm=False), (784,), 10,
               optimizer="sgd", lr=0.01, sg_optimizer="sgd", sg_lr=1e-4)
     contenders = {"backprop": lambda: bp.step(x, y), "dni": lambda: dni.step(x, y),
                   "gemm": gemm_chain(mlp_gemms(n, widths), xp, dtype, rng),
-                  "dni_gemm": gemm_chain(mlp_gemms(n, widths, [256] * 3), xp, dtype, rng)}
+                  "dni_gemm": gemm_chain(mlp_gemms(n, widths, [H] * 3), xp, dtype, rng)}
     if torch is not None:
         layers = []
         for d_in, d_out in zip(widths[:-1], widths[1:]):
@@ -171,7 +182,7 @@ def main(argv=None):
 
     print(f"minidni {minidni.__version__}, backend {results['backend']}, {args.threads} threads, "
           f"median of {args.repeats} rounds x {args.inner} steps")
-    for net_name, r in (("MLP 784-256-256-256-10, batch 256", results["mlp"]),
+    for net_name, r in ((f"MLP 784-{H}-{H}-{H}-10, batch 256", results["mlp"]),
                         ("conv net 2x conv3x3+pool, 1x28x28, batch 64", results["cnn"])):
         print(f"\n{net_name}")
         for k, v in r.items():

@@ -22,7 +22,11 @@ _cupy = None          # the cupy module once the cupy backend has been selected
 _name = "numpy"
 _dtype = numpy.dtype(numpy.float32)
 
-_INSTALL_HINT = 'install the GPU extra: pip install -e ".[gpu]" (a CuPy wheel for your CUDA)'
+_INSTALL_HINT = 'install the GPU extra for your CUDA: pip install -e ".[gpu-cuda12]" or ".[gpu-cuda13]"'
+
+# Set by launchers to a process's index among the ranks on its own machine (MPICH's hydra,
+# Open MPI, Slurm): under mpiexec each rank takes the GPU of that index, not all GPU 0.
+_LOCAL_RANK_VARIABLES = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID")
 
 
 def _import_cupy():
@@ -37,6 +41,9 @@ def _import_cupy():
         raise BackendError(f"CuPy is installed but no usable GPU was found ({e})") from None
     if count < 1:
         raise BackendError("CuPy is installed but no GPU was found")
+    local = next((int(os.environ[v]) for v in _LOCAL_RANK_VARIABLES if v in os.environ), None)
+    if local is not None:                       # one rank, one GPU
+        cupy.cuda.Device(local % count).use()
     return cupy
 
 

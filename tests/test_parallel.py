@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+from minidni.backend import to_device, to_numpy
 from minidni.errors import UserError
 from minidni.parallel import Config, balanced_split, cuts_of, train
 from minidni.parallel.mpi import import_mpi, mpiexec_command, rank_environment
@@ -86,7 +87,7 @@ def assert_same_stages(directory, step, trainer):
         saved, expected = checkpoint_params(directory, k, step), stage_params(trainer, k)
         assert saved.keys() == expected.keys()
         for name, value in expected.items():
-            np.testing.assert_array_equal(saved[name], value, err_msg=f"stage {k} {name}")
+            np.testing.assert_array_equal(saved[name], to_numpy(value), err_msg=f"stage {k} {name}")
 
 
 # -- without MPI ---------------------------------------------------------------------------
@@ -115,11 +116,11 @@ def test_simulator_reproduces_the_pipeline_formulas():
 def test_delayed_sg_refits_a_stale_target_with_the_current_prediction(rng):
     from minidni.synthetic import Regressor, make_synthetic_model
     sg = DelayedSG(Regressor(make_synthetic_model("linear", (4,), rng=rng), "sgd", lr=0.1))
-    h1, h2 = (rng.standard_normal((3, 4)).astype(np.float32) for _ in range(2))
+    h1, h2 = (to_device(rng.standard_normal((3, 4)), np.float32) for _ in range(2))
     sg.predict(1, h1)
     sg.predict(2, h2)
-    sg.fit(1, np.ones((3, 4), np.float32))                     # step 1's target arrives after step 2's prediction
-    np.testing.assert_array_equal(sg.regressor.model.layers[0].x, h1)   # M's gradient is taken at h1, not h2
+    sg.fit(1, to_device(np.ones((3, 4)), np.float32))        # step 1's target arrives after step 2's prediction
+    np.testing.assert_array_equal(to_numpy(sg.regressor.model.layers[0].x), to_numpy(h1))   # at h1, not h2
     assert list(sg.waiting) == [2]
 
 

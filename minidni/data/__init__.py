@@ -4,8 +4,10 @@
     for xb, yb in batches(data.x_train, data.y_train, 64, rng):
         ...                                      # xb, yb on the current backend
 
-The arrays of a Dataset stay on the host (NumPy); `batches` moves one mini-batch at
-a time to the backend, the one place data crosses to the GPU. "digits" is bundled
+The arrays of a Dataset stay on the host (NumPy), and their labels are checked once,
+here. A training loop moves the arrays to the backend once (`to_device`) and `batches`
+then draws every mini-batch where they are: on a GPU the data set lives on the device
+and no batch crosses over. "digits" is bundled
 with scikit-learn; "mnist" and "cifar10" are downloaded once into the cache
 (see cache.py) and checked against their published SHA-256.
 """
@@ -15,6 +17,7 @@ import numpy as np
 
 from ..backend import to_device
 from ..errors import ShapeError, UserError
+from ..nn.module import check_labels
 from .cifar10 import load_cifar10
 from .digits import load_digits
 from .mnist import load_mnist
@@ -57,15 +60,19 @@ def load_dataset(name, flat, seed=0):
         raise UserError(f"unknown dataset {name!r}: choose digits, mnist or cifar10")
     if flat:
         x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+    for y, split in ((y_train, "training"), (y_test, "test")):
+        check_labels(np.asarray(y), len(y), 10, where=f"{name} {split} labels")   # once, on the host
     return Dataset(name, x_train, y_train, x_test, y_test, n_classes=10)
 
 
 def batches(x, y, batch_size, rng, shuffle=True, drop_last=False):
     """Return an iterator of (xb, yb) mini-batches covering x, y once, each on the current backend.
 
-    x: (N, ...), y: (N,) host arrays. The order is a permutation drawn from `rng` (a
-    numpy.random.Generator) when `shuffle`, else the stored order. The last batch is
-    smaller when batch_size does not divide N, unless `drop_last` skips it.
+    x: (N, ...), y: (N,) arrays, on the host or already on the device (then each batch is
+    gathered there: only the epoch's order, N integers, is copied over). The order is a
+    permutation drawn from `rng` (a numpy.random.Generator) when `shuffle`, else the
+    stored order. The last batch is smaller when batch_size does not divide N, unless
+    `drop_last` skips it.
     The arguments are checked here, at the call, not at the first batch.
     """
     if len(x) != len(y):
@@ -76,10 +83,17 @@ def batches(x, y, batch_size, rng, shuffle=True, drop_last=False):
     if drop_last:
         order = order[:len(order) - len(order) % batch_size]
 
+    on_device = type(x) is type(to_device(x[:0]))       # already where the backend computes
+    if on_device:
+        order = to_device(order)
+
     def generate():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            yield to_device(x[idx]), to_device(y[idx])
+            if on_device:
+                yield x[idx], y[idx]
+            else:
+                yield to_device(x[idx]), to_device(y[idx])
     return generate()
 
 

@@ -158,6 +158,7 @@ def run_copy(config, progress=None):
     where bits is the mean training error over the last `patience` steps and seconds
     counts training time only. "solved": the largest N solved within the step budget.
     """
+    from ..backend import to_numpy
     from ..data.tasks import CopyTask, Curriculum
     rng = np.random.default_rng(config.seed)
     data = CopyTask(config.bits, config.max_repeats)
@@ -168,12 +169,13 @@ def run_copy(config, progress=None):
     for step in range(1, config.steps + 1):
         tokens, targets, mask = data.batch(curriculum.n, config.batch_size, rng)
         start = time.perf_counter()
-        bits = trainer.sequence(tokens, targets, mask)
+        bits = float(to_numpy(trainer.sequence(tokens, targets, mask)))    # the curriculum reads every step
         seconds += time.perf_counter() - start
-        guard(bits, step)
+        guard.add(step, bits)
         recent = (recent + [bits])[-config.patience:]
         curriculum.update(bits)
         if step % eval_every == 0 or step == config.steps:
+            guard.take()
             history.append({"step": step, "seconds": seconds, "n": curriculum.n, "solved": curriculum.solved,
                             "bits": float(np.mean(recent))})
             if progress is not None:
@@ -198,12 +200,12 @@ def run_charlm(config, progress=None, data=None):
     rng = np.random.default_rng(config.seed)
     trainer = _trainer(data.n_symbols, data.n_symbols, config, rng)
     T, B = config.T, config.batch_size
-    streams = batchify(data.train, B)
-    valid = batchify(data.valid[:config.eval_chars + 16], 16)
-    test = batchify(data.test[:config.eval_chars + 16], 16)
+    streams = to_device(batchify(data.train, B))          # on the device once: each window is a slice
+    valid = to_device(batchify(data.valid[:config.eval_chars + 16], 16))
+    test = to_device(batchify(data.test[:config.eval_chars + 16], 16))
 
     def bpc(split):
-        bits, _ = evaluate_bits(trainer.model, to_device(split[:-1]), to_device(split[1:]))
+        bits, _ = evaluate_bits(trainer.model, split[:-1], split[1:])
         return bits
 
     steps = max(1, config.chars // (T * B))
@@ -214,13 +216,14 @@ def run_charlm(config, progress=None, data=None):
         if position + T + 1 > len(streams):              # an epoch is over: start the streams again
             state, position = None, 0
         window = streams[position:position + T + 1]
-        tokens, targets = to_device(window[:-1]), to_device(window[1:])
+        tokens, targets = window[:-1], window[1:]
         start = time.perf_counter()
         loss, state = trainer.window(tokens, targets, state=state)
         seconds += time.perf_counter() - start
-        guard(loss, step)
+        guard.add(step, loss)
         position += T
         if step % eval_every == 0 or step == steps:
+            guard.take()
             history.append({"step": step, "chars": step * T * B, "seconds": seconds, "bpc": bpc(valid)})
             if progress is not None:
                 progress(history[-1])

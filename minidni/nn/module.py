@@ -10,8 +10,25 @@ A module has
 `backward` overwrites `grads` (it never accumulates), so an optimiser step is simply
 `p -= lr * grads[name]` for each name in `params`.
 """
+import numpy
+
 from ..backend import array_module
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, LabelError, ShapeError
+
+
+def check_labels(y, n, n_classes, where="labels"):
+    """Raise unless `y` is a 1-D integer array of n labels in [0, n_classes).
+
+    The range is checked for host (NumPy) arrays only: reading a device array's min and
+    max would make every step wait for the GPU. Labels that reach the device come from
+    load_dataset, which checks them once, on the host.
+    """
+    if not hasattr(y, "dtype") or y.dtype.kind not in "iu":
+        raise DTypeError(f"{where}: expected integer class labels, got {getattr(y, 'dtype', type(y).__name__)}")
+    if y.shape != (n,):
+        raise ShapeError(f"{where}: expected shape ({n},) to match the batch, got {tuple(y.shape)}")
+    if n and type(y) is numpy.ndarray and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+        raise LabelError(f"{where}: values must lie in [0, {n_classes}), got min {int(y.min())}, max {int(y.max())}")
 
 
 def check_input(x, where, ndim=None, size=None, dtype=None, axis=-1):

@@ -182,7 +182,7 @@ class StageRunner:
         self.t = self.first_step = step         # the step this rank trained last (> 0 when resumed)
         self.staleness = Counter()              # steps late -> number of targets M_k was fitted to
         self.step_ends = []                     # (step, time its work ended, samples)
-        self.losses, self.history, self.guard = [], [], DivergenceGuard()
+        self.history, self.guard = [], DivergenceGuard()
         self.start = clock()
         if stage.last:
             from ..losses import SoftmaxCrossEntropy
@@ -252,7 +252,7 @@ class StageRunner:
             self.stage.sg.fit(s, target)
 
     def record_loss(self, t, loss):
-        self.losses.append(self.guard(loss, t))
+        self.guard.add(t, loss)
 
     def evaluate(self, epoch, t, h):
         f = self.stage.f
@@ -264,10 +264,10 @@ class StageRunner:
             self.link.send_down(("eval", epoch, t, out))
             return
         accuracy = float((to_numpy(out).argmax(axis=1) == self.y_test).mean())
+        losses = self.guard.take()
         record = {"epoch": epoch, "step": t, "seconds": self.clock() - self.start,
-                  "train_loss": float(np.mean(self.losses)) if self.losses else None, "test_accuracy": accuracy,
+                  "train_loss": float(np.mean(losses)) if losses else None, "test_accuracy": accuracy,
                   "test_error": 100 * (1 - accuracy)}
-        self.losses = []
         self.history.append(record)
         if not self.config.quiet:
             loss = "-" if record["train_loss"] is None else f"{record['train_loss']:.4f}"
@@ -392,21 +392,21 @@ def run_single(config):
     model, rng, split = build_network(config, data)
     trainer = build_trainer(config, data, model, rng, split)
     trace, clock = trainer.trace, trainer.trace.clock
-    step_ends, history, losses, start, guard = [], [], [], clock(), DivergenceGuard()
+    step_ends, history, start, guard = [], [], clock(), DivergenceGuard()
     for msg in BatchStream(data, config, rng):
         if msg[0] == "data":
             _, t, xb, yb = msg
             if config.fail_at_step == t:
                 inject_failure(config, t)
-            losses.append(guard(trainer.step(xb, yb), t))
+            guard.add(t, trainer.step(xb, yb))
             step_ends.append((t, clock(), len(yb)))
         elif msg[0] == "eval":
             _, epoch, t, _ = msg
+            losses = guard.take()
             record = {"epoch": epoch, "step": t, "seconds": clock() - start,
                       "train_loss": float(np.mean(losses)) if losses else None,
                       "test_accuracy": evaluate(trainer.model, data.x_test, data.y_test)}
             record["test_error"] = 100 * (1 - record["test_accuracy"])
-            losses = []
             history.append(record)
             if not config.quiet:
                 print(f"epoch {epoch:3d}  step {t:5d}  test error {record['test_error']:.2f}%  "

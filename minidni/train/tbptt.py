@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from ..backend import array_module
+from ..backend import array_module, to_numpy
 from ..nn import Linear
 from ..nn.recurrent import join_state, split_state
 from ..optim import make_optimizer
@@ -53,7 +53,8 @@ class SequenceCrossEntropy:
 
     logits: (T, N, V), targets: (T, N) integers, mask: (T, N) of 0/1 or None (score all).
     Steps with mask 0 (Copy's reading phase) contribute nothing. After forward,
-    `nats` is the summed cross-entropy of the scored targets and `n_scored` their count.
+    `nats` is the summed cross-entropy of the scored targets and `n_scored` their count
+    (0-d arrays on the device: nothing here waits for the host).
     backward() -> dlogits: (T, N, V) = mask (softmax - onehot) / N.
     """
 
@@ -67,7 +68,7 @@ class SequenceCrossEntropy:
         ce = -log_p[xp.arange(T * N), y]
         w = xp.ones_like(ce) if mask is None else mask.reshape(-1).astype(ce.dtype)
         self.log_p, self.y, self.w, self.shape = log_p, y, w, (T, N, V)
-        self.nats, self.n_scored = float((ce * w).sum()), float(w.sum())
+        self.nats, self.n_scored = (ce * w).sum().astype(xp.float64), w.sum().astype(xp.float64)
         return self.nats / N
 
     def backward(self):
@@ -146,7 +147,7 @@ class TBPTT:
         if self.M is not None:
             with trace.event(0, "sg_update", t):
                 self.M.predict(join_state(h_t))                      # M at the window's START state ...
-                self.sg_loss = float(self.M.fit(n * join_state(delta_t)))  # ... fitted to what arrived there
+                self.sg_loss = self.M.fit(n * join_state(delta_t))   # ... fitted to what arrived there
         return loss, h_tT
 
     def _aux_task(self, g_hat):
@@ -154,7 +155,7 @@ class TBPTT:
         h = self.model.h
         diff = self.aux.forward(h[0]) - g_hat
         n = diff.shape[0]
-        self.aux_loss = float(self.aux_weight * (diff * diff).sum() / n)     # sum over units, mean over batch
+        self.aux_loss = self.aux_weight * (diff * diff).sum() / n     # sum over units, mean over batch
         dh = array_module(h).zeros_like(h)
         dh[0] = self.aux.backward(self.aux_weight * 2 * diff / n)
         return dh
@@ -163,16 +164,17 @@ class TBPTT:
         """Train on whole sequences (Copy, Repeat-Copy): tokens, targets: (L, N), from the zero state.
 
         The L steps are cut into windows of T; the last window has no future. Returns the
-        bits per scored target over the whole sequence.
+        bits per scored target over the whole sequence (a 0-d array on the device).
         """
         L = tokens.shape[0]
         state, nats, count = None, 0.0, 0.0
+        xp = array_module(tokens)
         for start in range(0, L, self.T):
             end = min(start + self.T, L)
             _, state = self.window(tokens[start:end], targets[start:end],
                                    None if mask is None else mask[start:end], state, last=end == L)
             nats, count = nats + self.loss_fn.nats, count + self.loss_fn.n_scored
-        return nats / max(count, 1.0) / math.log(2)
+        return nats / xp.maximum(count, 1.0) / math.log(2)
 
 
 def evaluate_bits(model, tokens, targets, mask=None, state=None, chunk=100):
@@ -183,5 +185,5 @@ def evaluate_bits(model, tokens, targets, mask=None, state=None, chunk=100):
         logits, state = model.forward(tokens[start:start + chunk], state)
         loss_fn.forward(logits, targets[start:start + chunk], None if mask is None else mask[start:start + chunk])
         nats, count = nats + loss_fn.nats, count + loss_fn.n_scored
-    return nats / max(count, 1.0) / math.log(2), state
+    return float(to_numpy(nats)) / max(float(to_numpy(count)), 1.0) / math.log(2), state
 
