@@ -133,3 +133,16 @@ def test_recurrent_figures_quick(tmp_path):
                                                           "copy_table.png", "rnn.md"]
     table = (tmp_path / "rnn.md").read_text()
     assert "## copy" in table and "## repeat-copy" in table and "valid BPC" in table
+
+
+def test_parallel_figures_quick(tmp_path):
+    from minidni.parallel.mpi import find_mpiexec
+    pytest.importorskip("mpi4py")
+    try:
+        find_mpiexec()
+    except Exception as e:
+        pytest.skip(str(e))
+    paths, numbers = figures.parallel_figures(str(tmp_path), quick=True)
+    assert numbers["dni"]["throughput"] > 0 and numbers["locked"]["split"] == numbers["dni"]["split"]
+    assert sorted(p.rsplit("/", 1)[-1] for p in paths) == ["parallel_scaling.png", "parallel_timeline.png"]
+    assert all((tmp_path / p.rsplit("/", 1)[-1]).stat().st_size > 1000 for p in paths)

@@ -143,3 +143,18 @@ def test_the_cli_import_pattern_matches_what_it_should():
                  "from minidni import cli", "from minidni.cli_rnn import run_compare"):
         assert CLI_IMPORT.search(line), line
     assert not CLI_IMPORT.search("from minidni.experiments import run  # what minidni.cli runs")
+
+
+def test_every_import_inside_the_package_resolves_even_those_inside_functions():
+    import importlib
+    known = modules()
+    for name, path in known.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                origin = ".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else []))
+                assert origin in known, f"{name}: from {'.' * node.level}{node.module or ''} import ...: no {origin}"
+                module = importlib.import_module(origin)
+                for alias in node.names:
+                    assert hasattr(module, alias.name) or f"{origin}.{alias.name}" in known, \
+                        f"{name}: {origin} has no {alias.name}"

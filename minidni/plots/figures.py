@@ -129,7 +129,8 @@ def rnn_figures(out_dir, quick=False):
 
 def parallel_figures(out_dir, quick=False):
     """Measure locked and DNI on 2 ranks (mpiexec), then draw parallel_timeline.png and
-    parallel_scaling.png into out_dir; returns their paths ([] when MPI is not installed)."""
+    parallel_scaling.png into out_dir; returns (paths, the measured numbers), ([], {})
+    when MPI is not installed."""
     from ..errors import UserError
     from ..parallel.mpi import launch
     args = PARALLEL_QUICK if quick else PARALLEL_FULL
@@ -138,13 +139,15 @@ def parallel_figures(out_dir, quick=False):
         dni, dni_trace = launch(2, ["--method", "dni", *args])
     except UserError as e:
         _log(f"parallel figures skipped: {e}")
-        return []
+        return [], {}
     for r in (locked, dni):
         r["samples_per_step"] = r["throughput"] * r["step_seconds"]
     timeline = plot_rank_timeline({"locked backprop (model parallel)": locked_trace, "DNI (decoupled)": dni_trace},
                                   os.path.join(out_dir, "parallel_timeline.png"), start_step=3 if quick else 6)
     panels = scaling_panels(locked, dni, [2, 4, 8, 16, 32, 64])
-    return [timeline, plot_scaling(panels, os.path.join(out_dir, "parallel_scaling.png"))]
+    numbers = {r["method"]: {k: r[k] for k in ("throughput", "step_seconds", "split", "steps", "message_seconds")}
+               for r in (locked, dni)}
+    return [timeline, plot_scaling(panels, os.path.join(out_dir, "parallel_scaling.png"))], numbers
 
 
 def rnn_figures_from_json(paths, out_dir):
@@ -162,8 +165,8 @@ def make_figures(out_dir="figures", quick=False, only=None):
 
     locking: timeline_*.png, locking.png, locking.gif; sg: sg_cosine*.png; results:
     results_table.png, error_curves.png; rnn: copy_table.png, charlm_*.png, rnn.md;
-    parallel: parallel_*.png. The numbers the feed-forward figures show go to
-    summary_<group>.json. Returns the paths written.
+    parallel: parallel_*.png. The numbers the feed-forward and parallel figures show go
+    to summary_<group>.json. Returns the paths written.
     """
     from ..data import load_dataset
     only = list(GROUPS) if only is None else list(only)
@@ -175,8 +178,9 @@ def make_figures(out_dir="figures", quick=False, only=None):
     data = load_dataset("digits", flat=True) if {"locking", "sg"} & set(only) else None
     with_summary = {"locking": lambda: locking_figures(data, out_dir, s["frames"]),
                     "sg": lambda: sg_quality_figures(data, out_dir, s["sg_epochs"]),
-                    "results": lambda: results_figures(out_dir, s)}
-    plain = {"rnn": lambda: rnn_figures(out_dir, quick), "parallel": lambda: parallel_figures(out_dir, quick)}
+                    "results": lambda: results_figures(out_dir, s),
+                    "parallel": lambda: parallel_figures(out_dir, quick)}
+    plain = {"rnn": lambda: rnn_figures(out_dir, quick)}
     paths = []
     for group in only:
         if group in with_summary:
@@ -184,7 +188,8 @@ def make_figures(out_dir="figures", quick=False, only=None):
             paths += made
             paths.append(os.path.join(out_dir, f"summary_{group}.json"))
             with open(paths[-1], "w") as f:
-                json.dump({"quick": quick, "settings": s, group: numbers}, f, indent=1)
+                settings = (PARALLEL_QUICK if quick else PARALLEL_FULL) if group == "parallel" else s
+                json.dump({"quick": quick, "settings": settings, group: numbers}, f, indent=1)
         else:
             paths += plain[group]()
     return paths

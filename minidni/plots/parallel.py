@@ -8,7 +8,7 @@ each event {"rank", "kind", "step", "start", "end"} in seconds of the shared clo
 """
 from matplotlib.patches import Patch
 
-from .style import KIND_COLOURS, KIND_LABELS, METHOD_COLOURS, plt
+from .style import KIND_COLOURS, KIND_LABELS, METHOD_COLOURS, plain_ticks, plt
 
 WAIT_STYLE = dict(facecolor=KIND_COLOURS["wait"], edgecolor="0.6", hatch="///")
 
@@ -84,6 +84,7 @@ def plot_scaling(panels, path):
                     markeredgewidth=2, color=colour, label=label)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        plain_ticks(ax)
         ax.set_xticks(Ks)
         ax.set_xticklabels([str(K) for K in Ks])
         ax.set_xlabel("stages K, one rank each")
@@ -107,7 +108,7 @@ def scaling_panels(locked, dni, Ks, modules=64, gbit_latency=50e-6):
     also pays the measured SG time. Each is predicted with this machine's measured
     message time and for machines on 1 Gbit/s Ethernet (latency + activation bytes / 125 MB/s).
     """
-    from .simulate import StageTimes, deeper, divided, scaling
+    from ..simulate import StageTimes, deeper, divided, scaling
     batch = dni["samples_per_step"]
     nbytes = dni["batch_size"] * dni["hidden"] * 4
     links = {"this machine": dni["message_seconds"], "1 Gbit/s": gbit_latency + nbytes * 8 / 1e9}
