@@ -302,3 +302,22 @@ def test_messages_travel_as_a_header_and_raw_buffers():
     assert (kind, ints, specs) == ("data", [7], [(np.dtype(np.float32), (3, 4)), (np.dtype(np.int64), (3,))])
     assert decode(encode(("stop",))[0]) == ("stop", [], [])
     assert decode(encode(("eval", 2, 40, h))[0])[:2] == ("eval", [2, 40])
+
+
+@requires_mpi
+def test_a_rank_that_dies_before_mpi_starts_does_not_leave_the_others_waiting():
+    """Rank 1 fails to import; rank 0 would wait in MPI's start-up for ever without the watchdog."""
+    command = mpiexec_command(2, [])[:3] + ["bash", "-c", f"if [ $PMI_RANK = 1 ]; then exec {sys.executable} -c "
+                                            f"'import no_such_module'; else exec {sys.executable} -m minidni parallel "
+                                            f"--layers 4 --hidden 64 --quiet; fi"]
+    start = time.perf_counter()
+    job = subprocess.run(command, env={**rank_environment(), "MINIDNI_MPI_START_TIMEOUT": "5"}, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert job.returncode != 0
+    assert "No module named 'no_such_module'" in job.stderr and "Timeout" in job.stderr
+    assert time.perf_counter() - start < 30
+
+
+def test_a_one_process_run_says_what_it_trained(digits):
+    result = train(Config(method="dni", layers=3, hidden=16, epochs=1))
+    assert result["split"] == [3] and result["trained_as"] == "backprop"

@@ -30,7 +30,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
             return text
         default = " ".join(map(str, action.default)) if isinstance(action.default, list) else action.default
-        return f"{text} (default: {default})"
+        return f"{text} (default: {str(default).replace('%', '%%')})"
 
 
 def add_command(subparsers, name, help, doc):
@@ -62,6 +62,7 @@ def add_config_options(parser, config_class, exclude=(), many=()):
             continue
         default = field.default_factory() if field.default is dataclasses.MISSING else field.default
         help = meta["help"] + (f" (default: {meta['default_text']})" if meta.get("default_text") else "")
+        help = help.replace("%", "%%")                     # argparse expands %(...)s in help texts
         kwargs = dict(dest=field.name, help=help)
         if isinstance(default, bool):
             parser.add_argument(flag_of(field), action="store_true", **kwargs)

@@ -11,6 +11,8 @@
 | RNNConfig          | Copy, Repeat-Copy or char-LM (paper §3.1)  | a result dict       |
 | RNNCompareConfig   | (method, T) runs x seeds of RNNConfigs     | a list of them      |
 | ParallelConfig     | one stage per MPI rank (minidni.parallel)  | a result on rank 0  |
+| MultinetConfig     | two networks on two clocks (paper §3.3)    | a result dict       |
+| MultinetCompareConfig | methods x seeds of MultinetConfigs      | a list of them      |
 
 Each config's defaults and validity rules are written once, in the class; `check()`
 raises UserError naming the option and the value. The commands (`python -m minidni`), the
@@ -21,10 +23,11 @@ import os
 
 from ..parallel.runner import Config as ParallelConfig
 from .feedforward import CompareConfig, TrainConfig, error_table, run_compare, run_train
+from .multinet import MultinetCompareConfig, MultinetConfig, run_multinet, run_multinet_compare
 from .recurrent import RNNCompareConfig, RNNConfig, results_table, run_rnn, run_rnn_compare
 
 RUNNERS = {TrainConfig: run_train, CompareConfig: run_compare, RNNConfig: run_rnn,
-           RNNCompareConfig: run_rnn_compare}
+           RNNCompareConfig: run_rnn_compare, MultinetConfig: run_multinet, MultinetCompareConfig: run_multinet_compare}
 
 
 def run(config, progress=None):
@@ -45,5 +48,6 @@ def quick():
     return os.environ.get("MINIDNI_QUICK", "") not in ("", "0")
 
 
-__all__ = ["TrainConfig", "CompareConfig", "RNNConfig", "RNNCompareConfig", "ParallelConfig", "run", "quick",
+__all__ = ["TrainConfig", "CompareConfig", "RNNConfig", "RNNCompareConfig", "ParallelConfig", "MultinetConfig",
+           "MultinetCompareConfig", "run", "quick",
            "run_train", "run_compare", "run_rnn", "run_rnn_compare", "error_table", "results_table"]

@@ -22,12 +22,29 @@ def launched_by_mpiexec():
     return any(v in os.environ for v in _LAUNCHER_VARIABLES)
 
 
+START_TIMEOUT = float(os.environ.get("MINIDNI_MPI_START_TIMEOUT", "20"))
+
+
 def import_mpi():
-    """The mpi4py.MPI module, or a UserError saying how to install it."""
+    """The mpi4py.MPI module, or a UserError saying how to install it.
+
+    Importing it starts MPI, which waits for every rank of the job. A rank that died before
+    that point (an import error, a crash in start-up) would leave the others waiting for
+    ever, so a watchdog ends this process if MPI has not started within START_TIMEOUT
+    seconds (MINIDNI_MPI_START_TIMEOUT), and the launcher then ends the job. It is
+    faulthandler's C thread: it fires even while MPI's start-up holds the interpreter.
+    """
+    import faulthandler
+    if launched_by_mpiexec():
+        sys.stderr.write("")            # faulthandler writes to stderr: make sure it is open
+        faulthandler.dump_traceback_later(START_TIMEOUT, exit=True)
     try:
         from mpi4py import MPI
+        MPI.COMM_WORLD.Barrier()        # every rank has started
     except ImportError as e:
         raise UserError(f"running on several processes needs mpi4py, which is not installed ({e}); {INSTALL_HINT}") from None
+    finally:
+        faulthandler.cancel_dump_traceback_later()
     return MPI
 
 

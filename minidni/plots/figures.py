@@ -22,7 +22,7 @@ from .style import METHOD_LABELS, plt
 from .timeline import animate_steps, plot_timeline
 from .training import plot_error_curves, plot_results_table, plot_sg_quality
 
-GROUPS = ("locking", "sg", "results", "rnn", "parallel")
+GROUPS = ("locking", "sg", "results", "rnn", "parallel", "multinet")
 
 # The settings of the full figures, and of the quick ones (MINIDNI_QUICK=1 or --quick).
 FULL = dict(depths=[3, 4, 5, 6], seeds=[0, 1, 2], epochs=20, p_epochs=60, sg_epochs=20, frames=90)
@@ -150,6 +150,51 @@ def parallel_figures(out_dir, quick=False):
     return [timeline, plot_scaling(panels, os.path.join(out_dir, "parallel_scaling.png"))], numbers
 
 
+def multinet_figures(out_dir, quick=False):
+    """The two-timescale system: every method x seeds 0, 1, 2 (validation curves, the table) and a
+    timeline of one traced segment of locked and DNI training (who waits for whom)."""
+    from threadpoolctl import threadpool_limits
+    from ..data.streams import DigitStreams
+    from ..experiments.multinet import MultinetCompareConfig, describe, digit_pools, multinet_table
+    from ..train.multinet import TwoNetworks
+    from .multinet import plot_multinet_curves
+    config = MultinetCompareConfig(seed=[0] if quick else None, quick=quick)
+    with threadpool_limits(1):                       # small LSTMs: one BLAS thread is faster
+        results = run(config, lambda r: _log(describe(r)))
+        pools, traces = digit_pools(), {}
+        streams = DigitStreams(*pools["train"], K=config.K, ticks=config.ticks, span=config.span)
+        for method in ("locked", "dni"):
+            system = TwoNetworks(64, 10, streams.n_counts, config.K, method, rng=np.random.default_rng(0))
+            rng = np.random.default_rng(0)
+            for _ in range(5):                        # warm up untraced: first calls allocate
+                system.trace.enabled = False
+                system.step(*streams.batch(config.batch_size, rng))
+            system.trace.enabled = True
+            system.trace.clear()
+            system.step(*streams.batch(config.batch_size, rng))
+            traces[method] = system.trace
+    paths = [plot_multinet_curves(results, os.path.join(out_dir, "multinet_curves.png"))]
+    fig, axes = plt.subplots(2, 1, figsize=(10, 4.6), sharex=True)
+    titles = {"locked": f"locked: A and B update once, after B's backward through all {config.ticks} ticks",
+              "dni": "DNI: at every tick A updates at once, with B's synthetic gradient for the ticks to come"}
+    for ax, (method, trace) in zip(axes, traces.items()):
+        plot_timeline(trace, ax, title=titles[method], module_names=["network A", "network B"],
+                      legend=method == "dni")
+    axes[0].set_xlabel("")
+    axes[-1].set_xlim(0, 1.01e3 * max(t.events[-1].end - t.events[0].start for t in traces.values()))
+    fig.tight_layout()
+    paths.append(os.path.join(out_dir, "multinet_timeline.png"))
+    fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    paths.append(os.path.join(out_dir, "multinet.md"))
+    with open(paths[-1], "w") as f:
+        f.write(multinet_table(results))
+    numbers = [{k: r[k] for k in ("method", "seed", "valid_error_a", "valid_error_b", "best_valid_error_b",
+                                  "test_error_a", "test_error_b", "seconds_to_target", "seconds", "a_updates")}
+               for r in results]
+    return paths, numbers
+
+
 def rnn_figures_from_json(paths, out_dir):
     """The recurrent figures from saved `rnn TASK --compare` results (copy.json, charlm.json, ...)."""
     by_task = {}
@@ -165,7 +210,7 @@ def make_figures(out_dir="figures", quick=False, only=None):
 
     locking: timeline_*.png, locking.png, locking.gif; sg: sg_cosine*.png; results:
     results_table.png, error_curves.png; rnn: copy_table.png, charlm_*.png, rnn.md;
-    parallel: parallel_*.png. The numbers the feed-forward and parallel figures show go
+    parallel: parallel_*.png; multinet: multinet_*.png, multinet.md. The numbers the feed-forward and parallel figures show go
     to summary_<group>.json. Returns the paths written.
     """
     from ..data import load_dataset
@@ -179,7 +224,8 @@ def make_figures(out_dir="figures", quick=False, only=None):
     with_summary = {"locking": lambda: locking_figures(data, out_dir, s["frames"]),
                     "sg": lambda: sg_quality_figures(data, out_dir, s["sg_epochs"]),
                     "results": lambda: results_figures(out_dir, s),
-                    "parallel": lambda: parallel_figures(out_dir, quick)}
+                    "parallel": lambda: parallel_figures(out_dir, quick),
+                    "multinet": lambda: multinet_figures(out_dir, quick)}
     plain = {"rnn": lambda: rnn_figures(out_dir, quick)}
     paths = []
     for group in only:
@@ -188,7 +234,8 @@ def make_figures(out_dir="figures", quick=False, only=None):
             paths += made
             paths.append(os.path.join(out_dir, f"summary_{group}.json"))
             with open(paths[-1], "w") as f:
-                settings = (PARALLEL_QUICK if quick else PARALLEL_FULL) if group == "parallel" else s
+                settings = {"parallel": PARALLEL_QUICK if quick else PARALLEL_FULL,
+                            "multinet": "MultinetCompareConfig() defaults"}.get(group, s)
                 json.dump({"quick": quick, "settings": settings, group: numbers}, f, indent=1)
         else:
             paths += plain[group]()

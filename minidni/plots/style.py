@@ -24,9 +24,9 @@ KIND_LABELS = {"forward": "forward", "backward": "backward", "update": "update (
 # Training methods: backprop and its truncated and model-parallel forms share one grey;
 # DNI is blue wherever it appears, cDNI red, DNI + Aux green.
 METHOD_COLOURS = {"backprop": "#444444", "bptt": "#444444", "locked": "#444444",
-                  "dni": "#1f77b4", "cdni": "#d62728", "dni-aux": "#2ca02c"}
+                  "dni": "#1f77b4", "cdni": "#d62728", "dni-aux": "#2ca02c", "truncated": "#ff7f0e"}
 METHOD_LABELS = {"backprop": "backprop", "bptt": "BPTT", "locked": "locked backprop",
-                 "dni": "DNI", "cdni": "cDNI", "dni-aux": "DNI + Aux"}
+                 "dni": "DNI", "cdni": "cDNI", "dni-aux": "DNI + Aux", "truncated": "truncated at B's ticks"}
 
 MAX_PANELS_PER_ROW = 3      # figures stay readable at README width
 

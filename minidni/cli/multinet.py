@@ -1,0 +1,60 @@
+"""`python -m minidni multinet`: two networks on two clocks, joined by a decoupled interface.
+
+    python -m minidni multinet --method dni -K 4 --json run.json
+    python -m minidni multinet --compare --out runs/multinet        # every method x seeds 0 1 2: table, figure
+    python -m minidni multinet --compare --quick --out /tmp/m
+
+A reads a digit a step and names it; B ticks every K steps on A's message and counts the
+odd digits of the last span x K steps. One --method and one --seed train one system.
+"""
+import dataclasses
+import os
+
+from ..errors import UserError
+from ..experiments.multinet import (MultinetCompareConfig, MultinetConfig, describe, multinet_table,
+                                    run_multinet, run_multinet_compare)
+from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
+                     runtime, write_json)
+
+
+def register(subparsers):
+    p = add_command(subparsers, "multinet", "two networks at two timescales: locked, truncated or DNI", __doc__)
+    add_config_options(p, MultinetCompareConfig)
+    p.add_argument("--compare", action="store_true", help="every --method for every --seed: table and figure")
+    p.add_argument("--out", default="runs/multinet", help="with --compare: output directory")
+    p.add_argument("--json", metavar="PATH", help="write the result and its history as JSON")
+    add_runtime_options(p)
+    p.set_defaults(func=main)
+
+
+def record_line(r):
+    return (f"segment {r['segment']:6d}  validation error A {r['valid_error_a']:.2f}%  B {r['valid_error_b']:.2f}%  "
+            f"({r['seconds']:.1f}s)")
+
+
+def main(args):
+    grid = config_from_args(MultinetCompareConfig, args).check()
+    if args.compare:
+        from ..plots.multinet import plot_multinet_curves
+        os.makedirs(args.out, exist_ok=True)
+        with runtime(args):
+            results = run_multinet_compare(grid, None if args.quiet else lambda r: print(describe(r), flush=True))
+        write_json(os.path.join(args.out, "multinet.json"), results)
+        table = multinet_table(results)
+        with open(os.path.join(args.out, "multinet.md"), "w") as f:
+            f.write(table)
+        figure = plot_multinet_curves(results, os.path.join(args.out, "multinet_curves.png"))
+        print(table)
+        print(f"wrote {args.out}/multinet.json, multinet.md, {figure}")
+        return 0
+    if len(grid.method or [0]) != 1 or len(grid.seed or [0]) != 1:
+        raise UserError("give one --method and one --seed (several only with --compare)")
+    check_writable(args.json, "results")
+    common = {f.name: getattr(grid, f.name) for f in dataclasses.fields(MultinetConfig) if f.name not in ("method", "seed")}
+    config = MultinetConfig(**common, method=(grid.method or [MultinetConfig.method])[0], seed=(grid.seed or [0])[0])
+    with runtime(args):
+        result = run_multinet(config, None if args.quiet else lambda r: print(record_line(r), flush=True))
+    print(describe(result))
+    if args.json:
+        write_json(args.json, result)
+    return 0

@@ -1,0 +1,174 @@
+"""The two-timescale system (minidni.train.multinet) on streams of the embedded digits.
+
+    from minidni.experiments import MultinetConfig, run
+    result = run(MultinetConfig(method="dni", K=4, segments=2000))
+    results = run(MultinetCompareConfig(method=["locked", "truncated", "dni"], seed=[0, 1, 2]))
+
+The digits' training images are split once (seed 0) into a training pool and a
+validation pool (the last 20%); the curves and any choice of settings use validation
+streams only, and the test images are read once, at the end. A result (`multinet --json`):
+    {"method", "seed", "K", "ticks", "segments", "seconds", "a_updates", "valid_error_a",
+     "valid_error_b", "best_valid_error_b", "test_error_a", "test_error_b",
+     "seconds_to_target", "config",
+     "history": [{"segment", "steps", "a_updates", "seconds", "valid_error_a", "valid_error_b"}]}
+errors in %, seconds of training only, "steps" the image steps seen per stream.
+"""
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..options import check_at_least, check_choices, check_positive, option
+
+METHODS = ("locked", "truncated", "dni")
+VALID_STREAMS = 512
+
+
+@dataclass
+class MultinetConfig:
+    """One run of the two-network system: every option of `python -m minidni multinet`."""
+    method: str = option("dni", "locked: BPTT through both networks, one update a segment; truncated: "
+                                "A and B update at every tick, cut there; dni: cut, with synthetic gradients",
+                         choices=METHODS)
+    K: int = option(4, "B ticks every K steps of A", flag="-K")
+    ticks: int = option(6, "ticks of B per training segment (a segment is K x ticks steps)")
+    span: int = option(3, "B's question: how many odd digits in the last span x K steps")
+    hidden_a: int = option(64, "LSTM units of A")
+    hidden_b: int = option(32, "LSTM units of B")
+    message: int = option(16, "size of A's message to B")
+    batch_size: int = option(32, "streams per segment")
+    segments: int = option(1500, "training segments", default_text="1500; 60 with --quick")
+    lr: float = option(3e-3, "Adam learning rate of A and B")
+    sg_lr: float = option(1e-4, "dni: Adam learning rate of the synthetic-gradient models")
+    sg_scale: float = option(1.0, "dni: multiply g_hat where it is used")
+    seed: int = option(0, "seeds weights and streams (the image split is fixed)")
+    eval_every: Optional[int] = option(None, "segments between validation records", default_text="40 records")
+    target: float = option(25.0, "B's validation error (%) whose first crossing is timed")
+    quick: bool = option(False, "a tiny budget: a smoke test")
+
+    def check(self):
+        check_choices(self)
+        check_at_least(self, 1, "K", "ticks", "span", "hidden_a", "hidden_b", "message", "batch_size", "segments",
+                       "eval_every")
+        check_at_least(self, 0, "seed")
+        check_positive(self, "lr", "target")
+        check_positive(self, "sg_lr", "sg_scale", zero_ok=True)
+        return self
+
+
+@dataclass
+class MultinetCompareConfig(MultinetConfig):
+    """Every method for every seed: `multinet --compare` (None: all three methods, seeds 0, 1, 2)."""
+    method: Optional[list] = option(None, "method(s): one for a single run, several with --compare",
+                                    choices=METHODS, many=True, default_text="dni; all three with --compare")
+    seed: Optional[list] = option(None, "seed(s), one run each", many=True, type=int,
+                                  default_text="0; 0 1 2 with --compare")
+
+    def configs(self):
+        common = {f.name: getattr(self, f.name) for f in dataclasses.fields(MultinetConfig)}
+        return [MultinetConfig(**{**common, "method": m, "seed": s})
+                for m in self.method or METHODS for s in (self.seed if self.seed is not None else [0, 1, 2])]
+
+    def check(self):
+        check_choices(self)
+        check_at_least(self, 0, "seed")
+        for c in self.configs():
+            c.check()
+        return self
+
+
+def digit_pools(seed=0):
+    """{"train", "valid", "test"}: (images (P, 64), labels) from the embedded digits, split once."""
+    from ..data import load_dataset
+    data = load_dataset("digits", flat=True)
+    order = np.random.default_rng(seed).permutation(len(data.x_train))
+    cut = int(0.8 * len(order))
+    return {"train": (data.x_train[order[:cut]], data.y_train[order[:cut]]),
+            "valid": (data.x_train[order[cut:]], data.y_train[order[cut:]]),
+            "test": (data.x_test, data.y_test)}
+
+
+def run_multinet(config, progress=None, pools=None):
+    """Train one system; progress(record) at each validation record. Returns the result dict."""
+    from ..backend import to_numpy
+    from ..data.streams import DigitStreams
+    from ..train.guard import DivergenceGuard
+    from ..train.multinet import TwoNetworks
+    config = config.check()
+    segments = 60 if config.quick and config.segments == MultinetConfig.segments else config.segments
+    pools = pools or digit_pools()
+    streams = {k: DigitStreams(*v, K=config.K, ticks=config.ticks, span=config.span) for k, v in pools.items()}
+    rng = np.random.default_rng(config.seed)
+    held = np.random.default_rng(1000)                      # the same validation and test streams for every run
+    valid, test = streams["valid"].batch(VALID_STREAMS, held), streams["test"].batch(VALID_STREAMS, held)
+    system = TwoNetworks(pools["train"][0].shape[1], 10, streams["train"].n_counts, config.K, config.method,
+                         config.hidden_a, config.hidden_b, config.message, lr=config.lr, sg_lr=config.sg_lr,
+                         sg_scale=config.sg_scale, rng=rng)
+    system.trace.enabled = False
+
+    def errors(batch):
+        return [100 * float(to_numpy(e)) for e in system.evaluate(*batch)]
+    eval_every = config.eval_every or max(1, segments // 40)
+    guard, seconds, history = DivergenceGuard(), 0.0, []
+    for segment in range(1, segments + 1):
+        batch = streams["train"].batch(config.batch_size, rng)
+        start = time.perf_counter()
+        guard.add(segment, system.step(*batch))
+        seconds += time.perf_counter() - start
+        if segment % eval_every == 0 or segment == segments:
+            guard.take()
+            err_a, err_b = errors(valid)
+            history.append({"segment": segment, "steps": segment * streams["train"].steps,
+                            "a_updates": segment * (1 if config.method == "locked" else config.ticks),
+                            "seconds": seconds, "valid_error_a": err_a, "valid_error_b": err_b})
+            if progress is not None:
+                progress(history[-1])
+    test_a, test_b = errors(test)                            # read once, at the end
+    reached = next((h["seconds"] for h in history if h["valid_error_b"] <= config.target), None)
+    return {"method": config.method, "seed": config.seed, "K": config.K, "ticks": config.ticks,
+            "segments": segments, "seconds": seconds, "a_updates": history[-1]["a_updates"],
+            "valid_error_a": history[-1]["valid_error_a"], "valid_error_b": history[-1]["valid_error_b"],
+            "best_valid_error_b": min(h["valid_error_b"] for h in history),
+            "test_error_a": test_a, "test_error_b": test_b, "seconds_to_target": reached,
+            "config": dataclasses.asdict(config), "history": history}
+
+
+def run_multinet_compare(config, progress=None):
+    """Every (method, seed); progress(result) after each. Returns the list of results."""
+    pools = digit_pools()
+    results = []
+    for c in config.check().configs():
+        results.append(run_multinet(c, pools=pools))
+        if progress is not None:
+            progress(results[-1])
+    return results
+
+
+def describe(result):
+    reached = result["seconds_to_target"]
+    return (f"multinet {result['method']:9} K={result['K']} seed={result['seed']}: validation error A "
+            f"{result['valid_error_a']:.2f}%, B {result['valid_error_b']:.2f}% (best {result['best_valid_error_b']:.2f}%)"
+            f", B below {result['config']['target']:g}% after "
+            + (f"{reached:.1f}s" if reached is not None else "never") + f"; {result['seconds']:.1f}s")
+
+
+def multinet_table(results):
+    """Markdown: per method, mean ± std (and range) over seeds of the validation and test errors and time to target."""
+    lines = ["| method | A valid error (%) | B valid error (%) | B best valid (%) | B test error (%) | "
+             "s to B target | training s |", "|---|---|---|---|---|---|---|"]
+
+    def cell(values):
+        values = [v for v in values if v is not None]
+        if not values:
+            return "never"
+        return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+    for m in dict.fromkeys(r["method"] for r in results):
+        rs = [r for r in results if r["method"] == m]
+        missed = sum(r["seconds_to_target"] is None for r in rs)
+        reach = cell([r["seconds_to_target"] for r in rs]) + (f" ({missed} of {len(rs)} never)" if missed else "")
+        lines.append(f"| {m} | {cell([r['valid_error_a'] for r in rs])} | {cell([r['valid_error_b'] for r in rs])} | "
+                     f"{cell([r['best_valid_error_b'] for r in rs])} | {cell([r['test_error_b'] for r in rs])} | "
+                     f"{reach} | {cell([r['seconds'] for r in rs])} |")
+    return "\n".join(lines) + "\n"
