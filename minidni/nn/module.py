@@ -78,6 +78,21 @@ class Module:
         return f"{type(self).__name__}({shapes})"
 
 
+class Composite(Module):
+    """A module made of named parts, `self.parts = {name: module}`; its parameters are "<part>.<name>"."""
+
+    def __init__(self, **parts):
+        self.training, self.buffers, self.parts = True, {}, parts
+
+    @property
+    def params(self):
+        return {f"{p}.{k}": v for p, m in self.parts.items() for k, v in m.params.items()}
+
+    @property
+    def grads(self):
+        return {f"{p}.{k}": v for p, m in self.parts.items() for k, v in m.grads.items()}
+
+
 class Sequential(Module):
     """Modules applied in order. Parameter names are prefixed with the index: "0.W", "2.b"."""
 

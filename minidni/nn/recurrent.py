@@ -20,7 +20,7 @@ import numpy as np
 from ..backend import array_module
 from ..errors import DTypeError, ShapeError
 from .linear import Linear
-from .module import Module, check_input, parameter
+from .module import Composite, Module, check_input, parameter
 
 
 def join_state(state):
@@ -240,7 +240,7 @@ class Embedding(Module):
         return None
 
 
-class SequenceModel(Module):
+class SequenceModel(Composite):
     """Symbols in, per-step logits out: Embedding -> recurrent core -> Linear readout at every step.
 
         logits, state_T = model.forward(tokens, state_0)     tokens: (T, N) -> logits: (T, N, V_out)
@@ -253,7 +253,6 @@ class SequenceModel(Module):
     CELLS = {"lstm": LSTM, "rnn": RNN}
 
     def __init__(self, n_in, n_out, hidden_size, rng=None, cell="lstm", embed_dim=None):
-        self.training, self.buffers = True, {}
         if cell not in self.CELLS:
             raise ValueError(f"unknown recurrent cell {cell!r}: choose 'lstm' or 'rnn'")
         rng = rng if rng is not None else np.random.default_rng(0)
@@ -261,15 +260,7 @@ class SequenceModel(Module):
         self.embed = Embedding(n_in, embed_dim, rng)
         self.core = self.CELLS[cell](embed_dim, hidden_size, rng)
         self.readout = Linear(hidden_size, n_out, rng, init="xavier")
-        self.parts = {"embed": self.embed, "core": self.core, "readout": self.readout}
-
-    @property
-    def params(self):
-        return {f"{p}.{k}": v for p, m in self.parts.items() for k, v in m.params.items()}
-
-    @property
-    def grads(self):
-        return {f"{p}.{k}": v for p, m in self.parts.items() for k, v in m.grads.items()}
+        super().__init__(embed=self.embed, core=self.core, readout=self.readout)
 
     @property
     def state_size(self):

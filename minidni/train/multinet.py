@@ -27,7 +27,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..nn import Linear
-from ..nn.module import Module
+from ..nn.module import Composite
 from ..nn.recurrent import LSTM, join_state, split_state
 from ..optim import make_optimizer
 from ..synthetic import Regressor, make_synthetic_model
@@ -37,7 +37,7 @@ from .tbptt import SequenceCrossEntropy
 METHODS = ("locked", "truncated", "dni")
 
 
-class Network(Module):
+class Network(Composite):
     """x: (T, N, D) -> LSTM -> h: (T, N, H) -> one Linear head per name, at every step.
 
         outputs, state_T = net.forward(x, state_0)       outputs[name]: (T, N, n_out)
@@ -46,18 +46,9 @@ class Network(Module):
     """
 
     def __init__(self, n_in, hidden, heads, rng):
-        self.training, self.buffers = True, {}
         self.core = LSTM(n_in, hidden, rng)
         self.heads = {name: Linear(hidden, n_out, rng, init="xavier") for name, n_out in heads.items()}
-        self.parts = {"core": self.core, **self.heads}
-
-    @property
-    def params(self):
-        return {f"{p}.{k}": v for p, m in self.parts.items() for k, v in m.params.items()}
-
-    @property
-    def grads(self):
-        return {f"{p}.{k}": v for p, m in self.parts.items() for k, v in m.grads.items()}
+        super().__init__(core=self.core, **self.heads)
 
     @property
     def state_size(self):
