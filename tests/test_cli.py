@@ -194,3 +194,11 @@ def test_a_loss_that_overflows_without_nan_stops_the_run_naming_the_step():
     out = run("train", "--lr", "1e9", "--epochs", "1", "--quiet")
     assert out.returncode == 2
     assert re.search(r"training diverged: loss .* above 100 times its first value .* at step \d+", out.stderr)
+
+
+def test_the_multinet_command_runs_one_quick_system_and_writes_its_json(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["multinet", "--method", "truncated", "--quick", "--quiet", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["method"] == "truncated" and result["segments"] == 60 and len(result["history"]) == 60
+    assert 0 <= result["test_error_b"] <= 100 and "validation error A" in capsys.readouterr().out

@@ -117,17 +117,6 @@ def test_dni_updates_a_at_every_tick_and_locked_once_a_segment(rng):
         assert len([e for e in net.trace.events if e.kind == "update" and "A" in str(e.module)]) == updates
 
 
-def test_the_multinet_command_runs_one_quick_system_and_writes_its_json(tmp_path, capsys):
-    import json
-
-    from minidni.cli import main
-    out = tmp_path / "r.json"
-    assert main(["multinet", "--method", "truncated", "--quick", "--quiet", "--json", str(out)]) == 0
-    result = json.loads(out.read_text())
-    assert result["method"] == "truncated" and result["segments"] == 60 and len(result["history"]) == 60
-    assert 0 <= result["test_error_b"] <= 100 and "validation error A" in capsys.readouterr().out
-
-
 def test_the_multinet_figures_quick(tmp_path):
     from minidni.plots.figures import multinet_figures
     paths, numbers = multinet_figures(str(tmp_path), quick=True)
