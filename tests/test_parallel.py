@@ -221,7 +221,8 @@ def test_a_hung_rank_is_named_by_its_neighbour_after_the_receive_timeout():
     job = mpirun(["--method", "locked", *SMALL, "--fail-at-step", "5", "--fail-rank", "1", "--fail-mode", "hang",
                   "--recv-timeout", "3"], timeout=60)
     assert job.returncode != 0
-    assert any("no message from rank 1 for 3 s" in line for line in one_line_error(job)), job.stderr
+    assert any("no message from rank 1 for 3 s" in line for line in one_line_error(job)), (job.returncode, job.stdout,
+                                                                                           job.stderr)
     assert time.perf_counter() - start < 30
 
 

@@ -6,6 +6,7 @@ mpi4py is imported only here and only when a command needs it, so the rest of mi
 import os
 import shutil
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 
@@ -125,5 +126,6 @@ def abort_on_error(comm):
             message, code = (f"minidni: {where} failed: {type(e).__name__}: {e}\n"
                              + "".join(traceback.format_exception(type(e), e, e.__traceback__))), 1
         print(message, file=sys.stderr, flush=True)
+        time.sleep(0.5)             # let the launcher forward the message before it ends every rank
         comm.Abort(code)
         os._exit(code)              # MPI_Abort may return before the launcher ends this process
