@@ -101,10 +101,19 @@ def test_stochastic_updates_skip_modules_with_probability_p(rng):
 
 
 def test_complete_unlock_runs_every_module_on_a_predicted_input(rng):
+    """Module i's forward reads I_i(x), not the real h_{i-1}: its cached input is the prediction."""
     trainer = DNI(build_mlp(6, 5, layers=3, hidden=8, rng=rng), (6,), 5, synthetic_inputs=True)
-    trainer.step(*_batch(rng, (6,)))
+    predictions = []
+    for I in trainer.input_models:
+        predict = I.predict
+        I.predict = lambda x, c=None, predict=predict: predictions.append(predict(x)) or predictions[-1]
+    x, y = _batch(rng, (6,))
+    trainer.step(x, y)
     assert [e.module for e in trainer.trace.select(kind="input_predict")] == [1, 2]
     assert len(trainer.trace.select(kind="input_update")) == 2
+    for i in (1, 2):
+        first_layer = trainer.modules[i].layers[0]
+        np.testing.assert_array_equal(backend.to_numpy(first_layer.x), backend.to_numpy(predictions[i - 1]))
 
 
 def test_cut_points_group_modules_so_only_chosen_boundaries_are_decoupled(rng):
@@ -117,9 +126,21 @@ def test_cut_points_group_modules_so_only_chosen_boundaries_are_decoupled(rng):
 
 
 def test_cdni_needs_and_uses_labels(rng):
-    trainer = CDNI(build_mlp(6, 5, layers=3, hidden=8, rng=rng), (6,), 5)
+    """Only the labels change: the step's g_hat changes, so module 1's update and V's gradient do too."""
+    import copy
+    trainer = CDNI(build_mlp(6, 5, layers=3, hidden=8, rng=rng), (6,), 5, optimizer="sgd", lr=0.1)
     assert all("V" in sg.model.params for sg in trainer.sgs)
-    trainer.step(*_batch(rng, (6,)))
+    for sg in trainer.sgs:                             # past the zero start: give M weights
+        for p in sg.model.params.values():
+            p[...] = backend.to_device(rng.standard_normal(p.shape), p.dtype)
+    x, y = _batch(rng, (6,))
+    twin = copy.deepcopy(trainer)
+    trainer.step(x, y)
+    twin.step(x, (y + 1) % 5)
+    first = [backend.to_numpy(t.modules[0].params["0.W"]) for t in (trainer, twin)]
+    assert not np.allclose(*first)                     # module 1 updated with a label-dependent g_hat
+    dV = [backend.to_numpy(t.sgs[1].model.grads["V"]) for t in (trainer, twin)]
+    assert not np.allclose(*dV)
 
 
 def test_sg_quality_reports_perfect_cosine_for_an_oracle_and_changes_nothing(float64, rng):
@@ -131,6 +152,14 @@ def test_sg_quality_reports_perfect_cosine_for_an_oracle_and_changes_nothing(flo
     assert [q["cosine"] for q in quality] == [0.0, 0.0]          # zero-initialised M: no prediction yet
     after = {k: backend.to_numpy(v) for k, v in {**model.params, **model.buffers}.items()}
     assert all(np.array_equal(before[k], after[k]) for k in before)
+    deltas = _true_deltas(trainer.modules, x, y)                   # an M that returns the true delta_i ...
+    for sg, delta in zip(trainer.sgs, deltas):
+        sg.model.forward = lambda h, c=None, delta=delta: delta
+    quality = trainer.sg_quality(x, y)
+    assert all(abs(q["cosine"] - 1.0) < 1e-12 and q["relative_error"] < 1e-6 for q in quality), quality   # ... scores 1
+    for sg, delta in zip(trainer.sgs, deltas):
+        sg.model.forward = lambda h, c=None, delta=delta: -delta
+    assert all(abs(q["cosine"] + 1.0) < 1e-12 for q in trainer.sg_quality(x, y))        # and its negative -1
 
 
 def test_synthetic_gradients_learn_to_point_along_the_true_gradient():
