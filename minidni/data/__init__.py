@@ -12,6 +12,7 @@ with scikit-learn; "mnist" and "cifar10" are downloaded once into the cache
 (see cache.py) and checked against their published SHA-256.
 """
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -21,17 +22,23 @@ from ..nn.module import check_labels
 from .cifar10 import load_cifar10
 from .digits import load_digits
 from .mnist import load_mnist
+from .mnist5k import load_mnist5k
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A fixed train/test split. x: (N, D) or (N, C, H, W) float; y: (N,) int64 class labels."""
+    """A fixed train/test split (and validation, where the data set has one: mnist5k).
+
+    x: (N, D) or (N, C, H, W) float; y: (N,) int64 class labels.
+    """
     name: str
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     n_classes: int
+    x_valid: Optional[np.ndarray] = None
+    y_valid: Optional[np.ndarray] = None
 
     @property
     def input_shape(self):
@@ -39,30 +46,36 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
     def __repr__(self):
-        return (f"Dataset({self.name!r}, train {len(self.x_train)}, test {len(self.x_test)}, "
+        valid = f", valid {len(self.x_valid)}" if self.x_valid is not None else ""
+        return (f"Dataset({self.name!r}, train {len(self.x_train)}{valid}, test {len(self.x_test)}, "
                 f"input_shape={self.input_shape}, n_classes={self.n_classes}, dtype={self.x_train.dtype})")
 
 
 def load_dataset(name, flat, seed=0):
     """Load a data set as a Dataset of host arrays.
 
-    name: "digits", "mnist" or "cifar10". flat=True gives (N, D) vectors for an MLP,
+    name: "digits", "mnist5k", "mnist" or "cifar10". flat=True gives (N, D) vectors for an MLP,
     flat=False (N, C, H, W) images for a CNN. `seed` chooses the digits split (MNIST
     and CIFAR-10 have an official split, and ignore it).
     """
+    x_valid = y_valid = None
     if name == "digits":
         x_train, y_train, x_test, y_test = load_digits(seed)
+    elif name == "mnist5k":
+        x_train, y_train, x_valid, y_valid, x_test, y_test = load_mnist5k()
     elif name == "mnist":
         x_train, y_train, x_test, y_test = load_mnist()
     elif name == "cifar10":
         x_train, y_train, x_test, y_test = load_cifar10()
     else:
-        raise UserError(f"unknown dataset {name!r}: choose digits, mnist or cifar10")
+        raise UserError(f"unknown dataset {name!r}: choose digits, mnist5k, mnist or cifar10")
     if flat:
         x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-    for y, split in ((y_train, "training"), (y_test, "test")):
-        check_labels(np.asarray(y), len(y), 10, where=f"{name} {split} labels")   # once, on the host
-    return Dataset(name, x_train, y_train, x_test, y_test, n_classes=10)
+        x_valid = None if x_valid is None else x_valid.reshape(len(x_valid), -1)
+    for y, split in ((y_train, "training"), (y_valid, "validation"), (y_test, "test")):
+        if y is not None:
+            check_labels(np.asarray(y), len(y), 10, where=f"{name} {split} labels")   # once, on the host
+    return Dataset(name, x_train, y_train, x_test, y_test, n_classes=10, x_valid=x_valid, y_valid=y_valid)
 
 
 def batches(x, y, batch_size, rng, shuffle=True, drop_last=False):
@@ -97,4 +110,4 @@ def batches(x, y, batch_size, rng, shuffle=True, drop_last=False):
     return generate()
 
 
-__all__ = ["Dataset", "load_dataset", "batches", "load_digits", "load_mnist", "load_cifar10"]
+__all__ = ["Dataset", "load_dataset", "batches", "load_digits", "load_mnist", "load_mnist5k", "load_cifar10"]

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import UserError
 from ..options import check_at_least, check_choices, check_many, check_positive, option
 
-DATASETS = ("digits", "mnist", "cifar10")
+DATASETS = ("digits", "mnist5k", "mnist", "cifar10")
 METHODS = ("backprop", "dni", "cdni")        # minidni.train.METHODS, without importing the trainers
 
 
@@ -28,7 +28,8 @@ METHODS = ("backprop", "dni", "cdni")        # minidni.train.METHODS, without im
 class TrainConfig:
     """One feed-forward network trained one way: every option of `python -m minidni train`."""
     method: str = option("backprop", "training method", choices=METHODS)
-    dataset: str = option("digits", "data set (mnist and cifar10 are read from $MINIDNI_DATA)", choices=DATASETS)
+    dataset: str = option("digits", "data set: digits (scikit-learn's 8x8), mnist5k (5,000 real MNIST images, the "
+                                    "mnist5k extra), mnist and cifar10 (read from $MINIDNI_DATA)", choices=DATASETS)
     model: str = option("mlp", "network: the paper's FCN (mlp) or its CNN", choices=("mlp", "cnn"))
     layers: int = option(4, "MLP: number of Linear layers")
     hidden: int = option(256, "MLP: units per hidden layer")
@@ -127,6 +128,8 @@ def train(config, progress=None, data=None):
 
     def on_epoch(record):
         record["test_error"] = 100 * (1 - record["test_accuracy"])
+        if "valid_accuracy" in record:
+            record["valid_error"] = 100 * (1 - record["valid_accuracy"])
         if progress is not None:
             progress(record)
     start = time.perf_counter()

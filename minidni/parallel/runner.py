@@ -41,7 +41,7 @@ WORK = ("forward", "sg_predict", "backward", "update", "sg_update")   # what a s
 class Config:
     """Everything a parallel run needs: every option of the `parallel` command, one field each."""
     method: str = option("dni", "dni, cdni: decoupled stages; locked: model-parallel backprop", choices=METHODS)
-    dataset: str = option("digits", "data set", choices=("digits", "mnist", "cifar10"))
+    dataset: str = option("digits", "data set", choices=("digits", "mnist5k", "mnist", "cifar10"))
     layers: int = option(4, "Linear layers of the MLP (the modules to split)")
     hidden: int = option(256, "units per hidden layer")
     stages: Optional[int] = option(None, "number of stages K; with one process, K > 1 runs the one-process "

@@ -27,7 +27,8 @@ def evaluate(model, x, y, batch_size=500):
 def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=None):
     """Train `trainer` (Backprop, DNI, ...) on `data` for `epochs`; return the history.
 
-    history: [{"epoch", "step", "train_loss", "test_accuracy", "seconds"}], seconds since start.
+    history: [{"epoch", "step", "train_loss", "test_accuracy", "seconds"}], seconds since start,
+    and "valid_accuracy" where the data set has a validation split.
     The data set moves to the device once; each step's loss stays there until the guard
     reads a batch of them (every guard.EVERY steps and at each epoch's end).
     `progress` wraps the batch iterator (e.g. a tqdm factory); `on_epoch(record)` is
@@ -41,6 +42,7 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
     guard = DivergenceGuard()
     x_train, y_train = to_device(data.x_train), to_device(data.y_train)
     x_test, y_test = to_device(data.x_test), to_device(data.y_test)
+    valid = None if data.x_valid is None else (to_device(data.x_valid), to_device(data.y_valid))
     for epoch in range(1, epochs + 1):
         model.train()
         it = batches(x_train, y_train, batch_size, rng)
@@ -56,6 +58,8 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
         record = {"epoch": epoch, "step": trainer.t, "train_loss": float(np.mean(losses)),
                   "test_accuracy": evaluate(model, x_test, y_test),
                   "seconds": time.perf_counter() - start}
+        if valid is not None:
+            record["valid_accuracy"] = evaluate(model, *valid)
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
