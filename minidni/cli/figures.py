@@ -1,6 +1,6 @@
 """`python -m minidni figures`: regenerate the figures in figures/ from real runs.
 
-    python -m minidni figures                          # every group (about 1.5 hours on 2 CPU cores)
+    python -m minidni figures                          # every group (about 20 minutes on 2 CPU cores)
     python -m minidni figures --only locking sg        # some groups
     python -m minidni figures --quick --out /tmp/f     # tiny budgets: checks the pipeline in a minute
     python -m minidni figures --only rnn --rnn-json runs/rnn/copy.json runs/rnn/repeat-copy.json runs/rnn/charlm.json

@@ -1,6 +1,6 @@
 """Every figure in figures/, from real runs: `python -m minidni figures [--quick] [--only GROUP ...]`.
 
-    make_figures("figures")                       # the full settings (about 1.5 hours on 2 CPU cores)
+    make_figures("figures")                       # the full settings (about 20 minutes on 2 CPU cores)
     make_figures("/tmp/f", quick=True)            # tiny budgets: checks the pipeline, not the paper's numbers
     make_figures("figures", only=["locking"])     # one group
 
