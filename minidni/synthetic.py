@@ -22,7 +22,7 @@ import numpy as np
 
 from .backend import array_module
 from .losses import MSE
-from .nn import Conv2d, Linear, ReLU, Sequential
+from .nn import BatchNorm, Conv2d, Linear, ReLU, Sequential
 from .nn.module import Flatten, Reshape, parameter, skip_input_grad
 from .optim import make_optimizer
 
@@ -77,26 +77,30 @@ def make_synthetic_model(kind, shape, n_classes=0, hidden=None, rng=None, zero_l
     """Build M for activations of `shape` (D,) or (C, H, W).
 
     kind: "linear" (the paper's default), "mlp" (one hidden ReLU layer of `hidden` units
-    or channels), for maps "conv" / "conv-mlp" are chosen automatically. The output has
-    the shape of the input. zero_last=False gives a normally initialised last layer
-    (the synthetic-input models use it).
+    or channels), "paper" (two hidden layers with batch norm and ReLU before the output,
+    as we read the paper's M for its DNI results: `hidden` defaults to 1024 units for
+    vectors; 3x3 convolutions with the input's channels for maps). For maps every layer
+    is a same-padded 3x3 convolution. The output has the shape of the input.
+    zero_last=False gives a normally initialised last layer (the synthetic-input models use it).
     """
     last = "zeros" if zero_last else "he"
     if len(shape) == 1:
         d = shape[0]
-        hidden = hidden or d
-        layers = {"linear": lambda: [Linear(d, d, rng, init=last)],
-                  "mlp": lambda: [Linear(d, hidden, rng), ReLU(), Linear(hidden, d, rng, init=last)]}
+        dense = lambda n_in, n_out, init="he": Linear(n_in, n_out, rng, init=init)    # noqa: E731
+        width = {"mlp": hidden or d, "paper": hidden or 1024}
     elif len(shape) == 3:
-        c = shape[0]
-        hidden = hidden or c
-        layers = {"linear": lambda: [Conv2d(c, c, 3, padding=1, rng=rng, init=last)],
-                  "mlp": lambda: [Conv2d(c, hidden, 3, padding=1, rng=rng), ReLU(),
-                                  Conv2d(hidden, c, 3, padding=1, rng=rng, init=last)]}
+        d = shape[0]
+        dense = lambda n_in, n_out, init="he": Conv2d(n_in, n_out, 3, padding=1, rng=rng, init=init)  # noqa: E731
+        width = {"mlp": hidden or d, "paper": hidden or d}
     else:
         raise ValueError(f"synthetic models take (D,) or (C, H, W) activations, got shape {shape}")
+    layers = {"linear": lambda: [dense(d, d, last)],
+              "mlp": lambda: [dense(d, width["mlp"]), ReLU(), dense(width["mlp"], d, last)],
+              "paper": lambda: [dense(d, width["paper"]), BatchNorm(width["paper"]), ReLU(),
+                                dense(width["paper"], width["paper"]), BatchNorm(width["paper"]), ReLU(),
+                                dense(width["paper"], d, last)]}
     if kind not in layers:
-        raise ValueError(f"unknown synthetic model kind {kind!r}: choose 'linear' or 'mlp'")
+        raise ValueError(f"unknown synthetic model kind {kind!r}: choose 'linear', 'mlp' or 'paper'")
     return SyntheticModel(layers[kind](), n_classes)
 
 

@@ -38,8 +38,10 @@ class TrainConfig:
     optimizer: str = option("adam", "optimiser of the network", choices=("adam", "sgd"))
     lr: float = option(1e-3, "learning rate of the network")
     seed: int = option(0, "seeds weights and batch order (the data split is fixed)")
-    sg: str = option("linear", "dni, cdni: synthetic-gradient model M", choices=("linear", "mlp"))
-    sg_hidden: Optional[int] = option(None, "dni, cdni: hidden width of an mlp M", default_text="the activation's")
+    sg: str = option("linear", "dni, cdni: synthetic-gradient model M: linear; mlp (one hidden layer); paper "
+                               "(two hidden layers with batch norm)", choices=("linear", "mlp", "paper"))
+    sg_hidden: Optional[int] = option(None, "dni, cdni: hidden width of an mlp or paper M",
+                                      default_text="the activation's; 1024 units for a paper M on vectors")
     sg_optimizer: str = option("adam", "dni, cdni: optimiser of M", choices=("adam", "sgd"))
     sg_lr: float = option(1e-4, "dni, cdni: learning rate of M")
     sg_scale: float = option(1.0, "dni, cdni: multiply g_hat by this before use")

@@ -55,7 +55,7 @@ class Config:
     batch_size: int = option(64, "mini-batch size")
     optimizer: str = option("adam", "optimiser of every stage", choices=("adam", "sgd"))
     lr: float = option(1e-3, "learning rate of the network")
-    sg: str = option("linear", "dni, cdni: synthetic-gradient model M", choices=("linear", "mlp"))
+    sg: str = option("linear", "dni, cdni: synthetic-gradient model M", choices=("linear", "mlp", "paper"))
     sg_optimizer: str = option("adam", "dni, cdni: optimiser of M", choices=("adam", "sgd"))
     sg_lr: float = option(1e-4, "dni, cdni: learning rate of M")
     sg_scale: float = option(1.0, "dni, cdni: multiply g_hat by this before use")
