@@ -193,7 +193,7 @@ def test_missing_cupy_is_one_line_and_help_still_works():
 def test_a_loss_that_overflows_without_nan_stops_the_run_naming_the_step():
     out = run("train", "--lr", "1e9", "--epochs", "1", "--quiet")
     assert out.returncode == 2
-    assert re.search(r"training diverged: loss .* above 100 times its first value .* at step \d+", out.stderr)
+    assert re.search(r"training diverged: loss .* above 100 times its first value .* at step 2;", out.stderr)
 
 
 def test_the_multinet_command_runs_one_quick_system_and_writes_its_json(tmp_path, capsys):
@@ -202,3 +202,26 @@ def test_the_multinet_command_runs_one_quick_system_and_writes_its_json(tmp_path
     result = json.loads(out.read_text())
     assert result["method"] == "truncated" and result["segments"] == 60 and len(result["history"]) == 60
     assert 0 <= result["test_error_b"] <= 100 and "validation error A" in capsys.readouterr().out
+
+
+def test_help_shows_a_default_of_zero_too():
+    formatter = HelpFormatter(prog="x")
+    action = next(a for a in subparsers()["train"]._actions if "--diagnose-every" in a.option_strings)
+    assert "(default: 0)" in formatter._get_help_string(action)
+
+
+@pytest.mark.parametrize("args", [["rnn", "copy", "--compare", "--quick", "--json", "x.json"],
+                                  ["multinet", "--compare", "--quick", "--json", "x.json"]])
+def test_json_with_compare_is_refused_not_ignored(args, capsys):
+    assert main(args) == 2
+    assert "--json writes one run" in capsys.readouterr().err
+
+
+def test_a_bad_mpi_start_timeout_is_a_user_error(monkeypatch):
+    from minidni.errors import UserError
+    from minidni.parallel.mpi import start_timeout
+    monkeypatch.setenv("MINIDNI_MPI_START_TIMEOUT", "abc")
+    with pytest.raises(UserError, match="MINIDNI_MPI_START_TIMEOUT must be a number"):
+        start_timeout()
+    monkeypatch.setenv("MINIDNI_MPI_START_TIMEOUT", "7.5")
+    assert start_timeout() == 7.5

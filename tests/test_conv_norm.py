@@ -282,3 +282,19 @@ def test_batchnorm_rejects_a_wrong_feature_count_or_ndim_with_shape_error(shape)
 def test_batchnorm_in_train_mode_rejects_a_single_value_per_feature():
     with pytest.raises(ShapeError, match="more than one value"):
         BatchNorm(3).forward(to_device(np.zeros((1, 3))))
+
+
+def test_recompute_statistics_sets_the_running_statistics_to_the_batches_average(rng):
+    from minidni.backend import get_dtype
+    from minidni.nn.norm import recompute_statistics
+    model = Sequential(Linear(3, 4, rng), BatchNorm(4), ReLU())
+    batches = [to_device(rng.standard_normal((50, 3)) * (k + 1), get_dtype()) for k in range(3)]
+    model.eval()
+    recompute_statistics(model, batches)
+    bn = model.layers[1]
+    h = [to_numpy(model.layers[0].forward(x)) for x in batches]
+    np.testing.assert_allclose(to_numpy(bn.buffers["running_mean"]), np.mean([a.mean(0) for a in h], axis=0),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(bn.buffers["running_var"]), np.mean([a.var(0, ddof=1) for a in h], axis=0),
+                               rtol=1e-5, atol=1e-6)
+    assert bn.momentum == 0.1 and not model.training          # put back as it was

@@ -20,7 +20,7 @@ def system(method, seed=0, **options):
 
 
 def segment(rng):
-    streams = DigitStreams(rng.standard_normal((20, D)), rng.integers(0, 4, 20), K=K, ticks=J)
+    streams = DigitStreams(rng.standard_normal((20, D)), rng.integers(0, 4, 20), K=K, ticks=J, span=2)
     return streams.batch(N, rng)
 
 
@@ -29,7 +29,7 @@ def grads_of(net):
 
 
 def test_digit_streams_count_the_odd_digits_of_the_last_2k_steps(rng):
-    streams = DigitStreams(np.zeros((10, 1)), np.arange(10), K=2, ticks=3)
+    streams = DigitStreams(np.zeros((10, 1)), np.arange(10), K=2, ticks=3, span=2)
     _, y_step, y_tick = (to_numpy(a) for a in streams.batch(5, rng))
     for n in range(5):
         odd = y_step[:, n] % 2

@@ -18,7 +18,7 @@ def register(subparsers):
     p.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, not the paper's numbers")
     p.add_argument("--out", default="figures", help="output directory")
     p.add_argument("--only", nargs="+", choices=GROUPS, metavar="GROUP",
-                   help=f"only these groups: {', '.join(GROUPS)} (default: all; the full rnn group takes an hour)")
+                   help=f"only these groups: {', '.join(GROUPS)} (default: all; the full rnn group takes about 15 minutes here)")
     p.add_argument("--rnn-json", nargs="+", metavar="PATH",
                    help="draw the rnn group from these `rnn TASK --compare` results instead of running it")
     add_runtime_options(p, quiet=False)

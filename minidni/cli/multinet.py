@@ -7,12 +7,10 @@
 A reads a digit a step and names it; B ticks every K steps on A's message and counts the
 odd digits of the last span x K steps. One --method and one --seed train one system.
 """
-import dataclasses
 import os
 
 from ..errors import UserError
-from ..experiments.multinet import (MultinetCompareConfig, MultinetConfig, describe, multinet_table,
-                                    run_multinet, run_multinet_compare)
+from ..experiments.multinet import MultinetCompareConfig, describe, multinet_table, run_multinet, run_multinet_compare
 from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
                      runtime, write_json)
 
@@ -22,7 +20,7 @@ def register(subparsers):
     add_config_options(p, MultinetCompareConfig)
     p.add_argument("--compare", action="store_true", help="every --method for every --seed: table and figure")
     p.add_argument("--out", default="runs/multinet", help="with --compare: output directory")
-    p.add_argument("--json", metavar="PATH", help="write the result and its history as JSON")
+    p.add_argument("--json", metavar="PATH", help="one run: write the result and its history as JSON")
     add_runtime_options(p)
     p.set_defaults(func=main)
 
@@ -34,6 +32,8 @@ def record_line(r):
 
 def main(args):
     grid = config_from_args(MultinetCompareConfig, args).check()
+    if args.compare and args.json:
+        raise UserError("--json writes one run; with --compare the results go to --out")
     if args.compare:
         from ..plots.multinet import plot_multinet_curves
         os.makedirs(args.out, exist_ok=True)
@@ -47,11 +47,10 @@ def main(args):
         print(table)
         print(f"wrote {args.out}/multinet.json, multinet.md, {figure}")
         return 0
-    if len(grid.method or [0]) != 1 or len(grid.seed or [0]) != 1:
+    config = grid.single()
+    if config is None:
         raise UserError("give one --method and one --seed (several only with --compare)")
     check_writable(args.json, "results")
-    common = {f.name: getattr(grid, f.name) for f in dataclasses.fields(MultinetConfig) if f.name not in ("method", "seed")}
-    config = MultinetConfig(**common, method=(grid.method or [MultinetConfig.method])[0], seed=(grid.seed or [0])[0])
     with runtime(args):
         result = run_multinet(config, None if args.quiet else lambda r: print(record_line(r), flush=True))
     print(describe(result))

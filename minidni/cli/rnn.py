@@ -8,12 +8,11 @@
 One --method, -T and --seed train one run; --compare runs the grid (the paper's by default)
 and writes OUT/TASK.json, OUT/TASK.md and its figures.
 """
-import dataclasses
 import os
 
 from ..errors import UserError
-from ..experiments.recurrent import (RNNCompareConfig, RNNConfig, describe, results_table, run_rnn,
-                                     run_rnn_compare, total_steps)
+from ..experiments.recurrent import (RNNCompareConfig, RNNConfig, describe, results_table, run_rnn, run_rnn_compare,
+                                     total_steps)
 from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
                      progress_bar, runtime, write_json)
 
@@ -24,7 +23,7 @@ def register(subparsers):
     add_config_options(p, RNNCompareConfig, exclude=("task",))
     p.add_argument("--compare", action="store_true", help="run the T x method grid (or --runs): table and figures")
     p.add_argument("--out", default="runs/rnn", help="with --compare: output directory")
-    p.add_argument("--json", metavar="PATH", help="write the result and its history as JSON")
+    p.add_argument("--json", metavar="PATH", help="one run: write the result and its history as JSON")
     add_runtime_options(p)
     p.set_defaults(func=main)
 
@@ -37,15 +36,13 @@ def record_line(record):
 
 def main(args):
     grid = config_from_args(RNNCompareConfig, args).check()
+    if args.compare and args.json:
+        raise UserError("--json writes one run; with --compare the results go to --out")
     if args.compare:
         return _compare(args, grid)
-    if args.runs or len(grid.method or [0]) > 1 or len(grid.T or [0]) > 1 or len(grid.seed) > 1:
+    config = grid.single()
+    if config is None:
         raise UserError("give one --method, one -T and one --seed (several, or --runs, only with --compare)")
-    common = {f.name: getattr(grid, f.name) for f in dataclasses.fields(RNNConfig) if f.name not in ("method", "T")}
-    config = RNNConfig(**common, **({"method": grid.method[0]} if grid.method else {}),
-                       **({"T": grid.T[0]} if grid.T else {}))
-    config.seed = grid.seed[0]
-    config.check()
     check_writable(args.json, "results")
     resolved = config.resolved()
     bar, move_to = progress_bar(total_steps(resolved), f"{config.task} {config.method} T={config.T}", args.quiet)

@@ -56,7 +56,7 @@ def load_dataset(name, flat, seed=0):
 
     name: "digits", "mnist5k", "mnist" or "cifar10". flat=True gives (N, D) vectors for an MLP,
     flat=False (N, C, H, W) images for a CNN. `seed` chooses the digits split (MNIST
-    and CIFAR-10 have an official split, and ignore it).
+    and CIFAR-10 have an official split, and mnist5k a fixed one of its own: they ignore it).
     """
     x_valid = y_valid = None
     if name == "digits":

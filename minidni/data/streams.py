@@ -21,7 +21,7 @@ class DigitStreams:
     Every batch starts new streams (the networks start from a zero state).
     """
 
-    def __init__(self, x_pool, y_pool, K=4, ticks=4, span=2):
+    def __init__(self, x_pool, y_pool, K=4, ticks=6, span=3):
         if min(K, ticks, span) < 1:
             raise ValueError(f"K, ticks and span must be at least 1, got {K}, {ticks} and {span}")
         self.x_pool, self.y_pool, self.K, self.ticks = np.asarray(x_pool), np.asarray(y_pool), K, ticks

@@ -39,7 +39,7 @@ class MultinetConfig:
     hidden_b: int = option(32, "LSTM units of B")
     message: int = option(16, "size of A's message to B")
     batch_size: int = option(32, "streams per segment")
-    segments: int = option(1500, "training segments", default_text="1500; 60 with --quick")
+    segments: Optional[int] = option(None, "training segments", default_text="1500; 60 with --quick")
     lr: float = option(3e-3, "Adam learning rate of A and B")
     sg_lr: float = option(1e-4, "dni: Adam learning rate of the synthetic-gradient models")
     sg_scale: float = option(1.0, "dni: multiply g_hat where it is used")
@@ -71,6 +71,14 @@ class MultinetCompareConfig(MultinetConfig):
         return [MultinetConfig(**{**common, "method": m, "seed": s})
                 for m in self.method or METHODS for s in (self.seed if self.seed is not None else [0, 1, 2])]
 
+    def single(self):
+        """The one MultinetConfig these options describe without --compare (None if several)."""
+        if len(self.method or [0]) != 1 or len(self.seed or [0]) != 1:
+            return None
+        common = {f.name: getattr(self, f.name) for f in dataclasses.fields(MultinetConfig)}
+        return MultinetConfig(**{**common, "method": (self.method or [MultinetConfig.method])[0],
+                                 "seed": (self.seed or [MultinetConfig.seed])[0]})
+
     def check(self):
         check_choices(self)
         check_at_least(self, 0, "seed")
@@ -97,7 +105,7 @@ def run_multinet(config, progress=None, pools=None):
     from ..train.guard import DivergenceGuard
     from ..train.multinet import TwoNetworks
     config = config.check()
-    segments = 60 if config.quick and config.segments == MultinetConfig.segments else config.segments
+    segments = config.segments or (60 if config.quick else 1500)
     pools = pools or digit_pools()
     streams = {k: DigitStreams(*v, K=config.K, ticks=config.ticks, span=config.span) for k, v in pools.items()}
     rng = np.random.default_rng(config.seed)

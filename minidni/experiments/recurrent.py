@@ -114,6 +114,14 @@ class RNNCompareConfig(RNNConfig):
                 return [("bptt", 8), ("bptt", 20), ("bptt", 40), ("dni", 8), ("dni-aux", 8)]
         return [(m, T) for T in self.T or PAPER_TS for m in self.method or METHODS]
 
+    def single(self):
+        """The one RNNConfig these options describe without --compare (None if several, or --runs)."""
+        if self.runs or len(self.method or [0]) > 1 or len(self.T or [0]) > 1 or len(self.seed) > 1:
+            return None
+        common = {f.name: getattr(self, f.name) for f in dataclasses.fields(RNNConfig)}
+        return RNNConfig(**{**common, "method": (self.method or [RNNConfig.method])[0],
+                            "T": (self.T or [RNNConfig.T])[0], "seed": self.seed[0]}).check()
+
     def configs(self):
         """The RNNConfig of every run, seeds innermost."""
         common = {f.name: getattr(self, f.name) for f in dataclasses.fields(RNNConfig)}

@@ -56,3 +56,31 @@ class BatchNorm(Module):
         # whose two sums are the beta and gamma gradients already computed
         dgamma, dbeta = (self.grads[k].reshape(self.per_feature) for k in ("gamma", "beta"))
         return (scale / self.n) * (self.n * dy - dbeta - self.xhat * dgamma)
+
+
+def recompute_statistics(model, batches):
+    """Set every BatchNorm's running statistics in `model` to their average over `batches`.
+
+    Each batch runs forward in training mode (no backward, no update); the running mean
+    and variance become the equal-weight average of the batches' statistics (the k-th
+    batch enters with momentum 1/k), as torch.optim.swa_utils.update_bn does. Used where
+    the statistics gathered in training came from other inputs than the ones the model
+    is evaluated on (complete unlock trains module i on I_i(x), not on h_{i-1}).
+    """
+    norms = [m for m in _modules(model) if isinstance(m, BatchNorm)]
+    saved = [m.momentum for m in norms]
+    was_training = model.training
+    model.train()
+    for k, x in enumerate(batches, start=1):
+        for m in norms:
+            m.momentum = 1.0 / k
+        model.forward(x)
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    model.train(was_training)
+
+
+def _modules(module):
+    yield module
+    for child in getattr(module, "layers", ()):
+        yield from _modules(child)

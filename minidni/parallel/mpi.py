@@ -23,7 +23,21 @@ def launched_by_mpiexec():
     return any(v in os.environ for v in _LAUNCHER_VARIABLES)
 
 
-START_TIMEOUT = float(os.environ.get("MINIDNI_MPI_START_TIMEOUT", "20"))
+START_TIMEOUT = 20.0         # seconds; MINIDNI_MPI_START_TIMEOUT overrides it
+
+
+def start_timeout():
+    """MINIDNI_MPI_START_TIMEOUT if set (a positive number of seconds), else START_TIMEOUT."""
+    text = os.environ.get("MINIDNI_MPI_START_TIMEOUT")
+    if text is None:
+        return START_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise UserError(f"MINIDNI_MPI_START_TIMEOUT must be a number of seconds above 0, got {text!r}")
+    return value
 
 
 def import_mpi():
@@ -34,11 +48,12 @@ def import_mpi():
     ever, so a watchdog ends this process if MPI has not started within START_TIMEOUT
     seconds (MINIDNI_MPI_START_TIMEOUT), and the launcher then ends the job. It is
     faulthandler's C thread: it fires even while MPI's start-up holds the interpreter.
+    A rank that is only slow to arrive (importing CuPy and starting CUDA on a busy node)
+    ends the job the same way: raise the limit for such machines.
     """
     import faulthandler
     if launched_by_mpiexec():
-        sys.stderr.write("")            # faulthandler writes to stderr: make sure it is open
-        faulthandler.dump_traceback_later(START_TIMEOUT, exit=True)
+        faulthandler.dump_traceback_later(start_timeout(), exit=True)
     try:
         from mpi4py import MPI
         MPI.COMM_WORLD.Barrier()        # every rank has started

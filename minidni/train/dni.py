@@ -26,6 +26,7 @@ from ..backend import get_dtype, to_numpy, xp
 from ..losses import SoftmaxCrossEntropy
 from ..nn import Sequential
 from ..nn.module import skip_input_grad
+from ..nn.norm import recompute_statistics
 from ..optim import make_optimizer
 from ..synthetic import Regressor, make_input_model, make_synthetic_model
 from ..trace import Trace
@@ -132,6 +133,12 @@ class DNI:
                     self.input_models[i - 1].fit(h_real)            # the real input has arrived
             h = h_out
         return loss
+
+    def prepare_evaluation(self, x, batch_size=500):
+        """Complete unlock trains module i on I_i(x), so its BatchNorm statistics describe the
+        synthetic inputs; evaluation runs the real chain, so recompute them on it first."""
+        if self.input_models is not None:
+            recompute_statistics(self.model, (x[i:i + batch_size] for i in range(0, len(x), batch_size)))
 
     def sg_quality(self, x, y):
         """Per decoupled module i: cosine and relative error of M_i's g_hat against true delta_i.

@@ -50,11 +50,14 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
             it = progress(it, epoch)
         for xb, yb in it:
             with np.errstate(over="ignore", invalid="ignore"):     # a blow-up is reported by the guard, by step
-                guard.add(trainer.t, trainer.step(xb, yb))
+                loss = trainer.step(xb, yb)
+            guard.add(trainer.t, loss)                  # trainer.t counts this step only after step()
         losses = guard.take()
         if not losses:
             raise UserError(f"no training batch in epoch {epoch}: {len(data.x_train)} samples, batch size {batch_size}")
         check_parameters(model, trainer.t)
+        if hasattr(trainer, "prepare_evaluation"):            # complete unlock: statistics of the real chain
+            trainer.prepare_evaluation(x_train)
         record = {"epoch": epoch, "step": trainer.t, "train_loss": float(np.mean(losses)),
                   "test_accuracy": evaluate(model, x_test, y_test),
                   "seconds": time.perf_counter() - start}

@@ -3,7 +3,7 @@
     A ticks every step:     x_t -> LSTM_A -> h_t -> class logits of the digit shown  (A's own loss)
                                                   -> message m_t = Linear(h_t)        (what A tells B)
     B ticks every K steps:  m_t (t = K, 2K, ...) -> LSTM_B -> logits of "how many odd digits
-                            in the last 2K steps"                                     (B's loss)
+                            in the last span x K steps"                               (B's loss)
 
 A learns what to send only from B's gradient through the message. A training segment is
 J ticks (J K steps) of fresh streams. The three ways to train it differ in when A may
@@ -72,7 +72,7 @@ class TwoNetworks:
     """A, B, their optimisers and (dni) synthetic-gradient models; step(x, y_step, y_tick) trains one segment."""
 
     def __init__(self, n_in, n_classes, n_counts, K, method="dni", hidden_a=64, hidden_b=32, message=16,
-                 optimizer="adam", lr=1e-3, sg_lr=1e-3, sg_scale=1.0, rng=None, trace=None):
+                 optimizer="adam", lr=3e-3, sg_lr=1e-4, sg_scale=1.0, rng=None, trace=None):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
         rng = rng if rng is not None else np.random.default_rng(0)
