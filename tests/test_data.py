@@ -412,5 +412,7 @@ def test_a_data_set_with_a_validation_split_records_validation_error_each_epoch(
     _write_mnist5k_csv(tmp_path / "mnist_5k.csv.gz", per_class=60)
     monkeypatch.setattr(mnist5k, "default_path", lambda: str(tmp_path / "mnist_5k.csv.gz"))
     monkeypatch.setattr(mnist5k, "SPLIT", (420, 60, 120))
-    result = run(TrainConfig(dataset="mnist5k", layers=2, hidden=16, epochs=2))
+    result = run(TrainConfig(dataset="mnist5k", layers=2, hidden=16, epochs=3))
     assert all(0 <= h["valid_error"] <= 100 and "test_error" in h for h in result["history"])
+    best = min(result["history"], key=lambda h: h["valid_error"])
+    assert (result["best_valid_epoch"], result["test_error_at_best_valid"]) == (best["epoch"], best["test_error"])

@@ -33,8 +33,12 @@ def main(args):
         results = run_compare(config, None if args.quiet else lambda r: print(run_line(r), flush=True))
     write_json(os.path.join(args.out, "results.json"), results)
     table = error_table(results)
+    if "test_error_at_best_valid" in results[0]:          # a validation split: the epoch it chooses, too
+        table += ("\nAt the epoch of lowest validation error, validation error (%):\n\n"
+                  + error_table(results, "best_valid_error")
+                  + "\nand the test error (%) of that epoch:\n\n" + error_table(results, "test_error_at_best_valid"))
     with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write(f"Test error (%), mean ± std over seeds {config.seed}, {config.dataset}, {config.model}, "
+        f.write(f"Final test error (%), mean ± std over seeds {config.seed}, {config.dataset}, {config.model}, "
                 f"{config.epochs} epochs, update probability {config.update_prob}"
                 f"{', complete unlock' if config.complete_unlock else ''}.\n\n" + table)
     plot_error_curves(results, os.path.join(args.out, "error_curves.png"))

@@ -8,7 +8,10 @@ A result (what `train --json` writes; `compare` writes a list of them):
     {"method", "dataset", "model", "layers" (None for the CNN), "seed",
      "test_error" (%, the headline), "test_accuracy" (fraction), "seconds",
      "history": [{"epoch", "step", "train_loss", "test_accuracy", "test_error", "seconds"}],
-     "config": the TrainConfig as a dict, "sg_quality" (with diagnose_every > 0)}
+     "config": the TrainConfig as a dict, "sg_quality" (with diagnose_every > 0),
+     and where the data set has a validation split (mnist5k): "valid_error" per epoch in the
+     history, "best_valid_epoch", "best_valid_error" and "test_error_at_best_valid" (the test
+     error of the epoch chosen by validation error alone)}
 """
 import dataclasses
 import time
@@ -140,6 +143,10 @@ def train(config, progress=None, data=None):
               "layers": config.layers if config.model == "mlp" else None, "seed": config.seed,
               "test_error": history[-1]["test_error"], "test_accuracy": history[-1]["test_accuracy"],
               "history": history, "seconds": time.perf_counter() - start, "config": dataclasses.asdict(config)}
+    if "valid_error" in history[-1]:
+        best = min(history, key=lambda h: h["valid_error"])          # the first epoch of the lowest
+        result.update(best_valid_epoch=best["epoch"], best_valid_error=best["valid_error"],
+                      test_error_at_best_valid=best["test_error"])
     if getattr(trainer, "diagnostics", None):
         result["sg_quality"] = trainer.diagnostics
     return trainer, result
@@ -163,10 +170,11 @@ def run_compare(config, progress=None):
     return results
 
 
-def error_table(results):
-    """Markdown: mean ± std test error (%) per depth (rows) and method (columns), as paper Table 1.
+def error_table(results, key="test_error"):
+    """Markdown: mean ± std of `key` (%) per depth (rows) and method (columns), as paper Table 1.
 
-    The std is the population std (numpy's default).
+    key: "test_error" (final), "test_error_at_best_valid" or "best_valid_error". The std
+    is the population std (numpy's default).
     """
     methods = list(dict.fromkeys(r["method"] for r in results))
     depths = list(dict.fromkeys(r["layers"] for r in results))
@@ -174,7 +182,7 @@ def error_table(results):
     for d in depths:
         cells = []
         for m in methods:
-            err = [r["test_error"] for r in results if r["layers"] == d and r["method"] == m]
+            err = [r[key] for r in results if r["layers"] == d and r["method"] == m]
             cells.append(f"{np.mean(err):.2f} ± {np.std(err):.2f}" if err else "–")
         lines.append(f"| {d if d is not None else 'cnn'} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
