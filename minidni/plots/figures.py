@@ -18,8 +18,8 @@ from ..experiments import CompareConfig, RNNCompareConfig, run
 from ..experiments.locking import lock_summary, record_steps, traced_trainer
 from .parallel import plot_rank_timeline, plot_scaling, scaling_panels
 from .recurrent import draw_figures
-from .style import METHOD_LABELS, plt
-from .timeline import animate_steps, plot_timeline
+from .style import METHOD_LABELS
+from .timeline import animate_steps, plot_timeline, plot_timelines
 from .training import plot_error_curves, plot_results_table, plot_sg_quality
 
 GROUPS = ("locking", "sg", "results", "rnn", "parallel", "multinet")
@@ -52,16 +52,8 @@ def locking_figures(data, out_dir, frames):
     for name, trace in traces.items():
         paths.append(os.path.join(out_dir, f"timeline_{name}.png"))
         plot_timeline(trace, paths[-1], title=f"{titles[name]}; 4-layer MLP, batch 64")
-    fig, axes = plt.subplots(3, 1, figsize=(10, 9.2), sharex=True)
-    for ax, (name, trace) in zip(axes, traces.items()):
-        plot_timeline(trace, ax, title=titles[name], legend=name != "dni")    # unlock's legend has DNI's kinds
-    for ax in axes[:-1]:
-        ax.set_xlabel("")
-    axes[-1].set_xlim(0, 1.01e3 * max(t.events[-1].end - t.events[0].start for t in traces.values()))
-    fig.tight_layout()
-    paths.append(os.path.join(out_dir, "locking.png"))
-    fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    paths.append(plot_timelines(traces, os.path.join(out_dir, "locking.png"), titles, 9.2,
+                                legend=("backprop", "unlock")))              # unlock's legend has DNI's kinds
     paths.append(os.path.join(out_dir, "locking.gif"))
     animate_steps({"backprop": traces["backprop"], "DNI": traces["dni"]}, paths[-1], frames=frames,
                        hold=max(3, frames // 6))
@@ -177,18 +169,10 @@ def multinet_figures(out_dir, quick=False):
             system.step(*streams.batch(config.batch_size, rng))
             traces[method] = system.trace
     paths = [plot_multinet_curves(results, os.path.join(out_dir, "multinet_curves.png"))]
-    fig, axes = plt.subplots(2, 1, figsize=(10, 4.6), sharex=True)
     titles = {"locked": f"locked: A and B update once, after B's backward through all {config.ticks} ticks",
               "dni": "DNI: at every tick A updates at once, with B's synthetic gradient for the ticks to come"}
-    for ax, (method, trace) in zip(axes, traces.items()):
-        plot_timeline(trace, ax, title=titles[method], module_names=["network A", "network B"],
-                      legend=method == "dni")
-    axes[0].set_xlabel("")
-    axes[-1].set_xlim(0, 1.01e3 * max(t.events[-1].end - t.events[0].start for t in traces.values()))
-    fig.tight_layout()
-    paths.append(os.path.join(out_dir, "multinet_timeline.png"))
-    fig.savefig(paths[-1], dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    paths.append(plot_timelines(traces, os.path.join(out_dir, "multinet_timeline.png"), titles, 4.6,
+                                legend=("dni",), module_names=["network A", "network B"]))
     paths.append(os.path.join(out_dir, "multinet.md"))
     with open(paths[-1], "w") as f:
         f.write(multinet_table(results))

@@ -80,6 +80,24 @@ def plot_timeline(trace_or_events, path_or_ax, steps=None, title=None, module_na
     return [e for kind in kinds for e in events if e.kind == kind]
 
 
+def plot_timelines(traces, path, titles, height, legend=(), **options):
+    """Several traces stacked on one time axis (ms from each trace's first event), saved to `path`.
+
+    traces, titles: {name: Trace}, {name: panel title}; legend: the names whose panel shows
+    the legend; options go to plot_timeline (module_names=...). Returns path.
+    """
+    fig, axes = plt.subplots(len(traces), 1, figsize=(10, height), sharex=True)
+    for ax, (name, trace) in zip(axes, traces.items()):
+        plot_timeline(trace, ax, title=titles[name], legend=name in legend, **options)
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    axes[-1].set_xlim(0, 1.01e3 * max(t.events[-1].end - t.events[0].start for t in traces.values()))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def _active(events, t0, a, b):
     """The event among `events` that overlaps (a, b] (ms after t0) the most, or None."""
     best, most = None, 0.0
