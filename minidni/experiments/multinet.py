@@ -98,22 +98,28 @@ def digit_pools(seed=0):
             "test": (data.x_test, data.y_test)}
 
 
-def run_multinet(config, progress=None, pools=None):
-    """Train one system; progress(record) at each validation record. Returns the result dict."""
-    from ..backend import to_numpy
+def streams_and_system(config, pools, rng):
+    """({split: DigitStreams}, the TwoNetworks) that `config` describes, on the image pools."""
     from ..data.streams import DigitStreams
-    from ..train.guard import DivergenceGuard
     from ..train.multinet import TwoNetworks
-    config = config.check()
-    segments = config.segments or (60 if config.quick else 1500)
-    pools = pools or digit_pools()
     streams = {k: DigitStreams(*v, K=config.K, ticks=config.ticks, span=config.span) for k, v in pools.items()}
-    rng = np.random.default_rng(config.seed)
-    held = np.random.default_rng(1000)                      # the same validation and test streams for every run
-    valid, test = streams["valid"].batch(VALID_STREAMS, held), streams["test"].batch(VALID_STREAMS, held)
     system = TwoNetworks(pools["train"][0].shape[1], 10, streams["train"].n_counts, config.K, config.method,
                          config.hidden_a, config.hidden_b, config.message, lr=config.lr, sg_lr=config.sg_lr,
                          sg_scale=config.sg_scale, rng=rng)
+    return streams, system
+
+
+def run_multinet(config, progress=None, pools=None):
+    """Train one system; progress(record) at each validation record. Returns the result dict."""
+    from ..backend import to_numpy
+    from ..train.guard import DivergenceGuard
+    config = config.check()
+    segments = config.segments or (60 if config.quick else 1500)
+    pools = pools or digit_pools()
+    rng = np.random.default_rng(config.seed)
+    streams, system = streams_and_system(config, pools, rng)
+    held = np.random.default_rng(1000)                      # the same validation and test streams for every run
+    valid, test = streams["valid"].batch(VALID_STREAMS, held), streams["test"].batch(VALID_STREAMS, held)
     system.trace.enabled = False
 
     def errors(batch):

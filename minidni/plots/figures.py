@@ -149,18 +149,17 @@ def multinet_figures(out_dir, quick=False):
     """The two-timescale system: every method x seeds 0, 1, 2 (validation curves, the table) and a
     timeline of one traced segment of locked and DNI training (who waits for whom)."""
     from threadpoolctl import threadpool_limits
-    from ..data.streams import DigitStreams
-    from ..experiments.multinet import MultinetCompareConfig, describe, digit_pools, multinet_table
-    from ..train.multinet import TwoNetworks
+    from ..experiments.multinet import (MultinetCompareConfig, describe, digit_pools, multinet_table,
+                                        streams_and_system)
     from .multinet import plot_multinet_curves
     config = MultinetCompareConfig(seed=[0] if quick else None, quick=quick)
     with threadpool_limits(1):                       # small LSTMs: one BLAS thread is faster
         results = run(config, lambda r: _log(describe(r)))
         pools, traces = digit_pools(), {}
-        streams = DigitStreams(*pools["train"], K=config.K, ticks=config.ticks, span=config.span)
         for method in ("locked", "dni"):
-            system = TwoNetworks(64, 10, streams.n_counts, config.K, method, rng=np.random.default_rng(0))
-            rng = np.random.default_rng(0)
+            one = next(c for c in config.configs() if c.method == method)
+            streams, system = streams_and_system(one, pools, np.random.default_rng(0))
+            streams, rng = streams["train"], np.random.default_rng(0)
             for _ in range(5):                        # warm up untraced: first calls allocate
                 system.trace.enabled = False
                 system.step(*streams.batch(config.batch_size, rng))
