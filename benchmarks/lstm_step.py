@@ -2,7 +2,7 @@
 
 On the CPU by default; with MINIDNI_BACKEND=cupy on the GPU, against PyTorch on CUDA.
 
-    python benchmarks/lstm_step.py [--threads 1] [--repeats 30] [--inner 3] [--json out.json]
+    python benchmarks/lstm_step.py [--threads 1] [--repeats 30] [--inner 3] [--profile] [--json out.json]
 
 The window (as in the char-LM experiments, at the issue's sizes): T = 20 steps, batch 32,
 50 symbols -> Embedding(50, 64) -> LSTM(64, 256) -> Linear(256, 50) at every step ->
@@ -35,6 +35,8 @@ def minidni_window(rng, tokens, targets):
 
     def step():
         _, carry["state"] = trainer.window(x, y, state=carry["state"])
+    trainer.trace.enabled = False
+    step.trainer = trainer                    # for --profile
     return step
 
 
@@ -63,6 +65,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--inner", type=int, default=3)
+    ap.add_argument("--profile", action="store_true", help="also time each part's forward and backward and each phase")
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
     import torch
@@ -85,6 +88,12 @@ def main(argv=None):
           f"median of {args.repeats} rounds x {args.inner}:")
     print(f"  minidni {result['minidni_ms']:.2f} ms   torch {result['torch_ms']:.2f} ms   "
           f"minidni / torch {result['minidni_over_torch']:.2f}   (goal <= 1.25)")
+    if args.profile:
+        from phases import profile
+        step = contenders["minidni"]
+        with threadpool_limits(args.threads):
+            text, result["profile"] = profile(step.trainer, step, 10)
+        print(f"\nprofile: one window\n{text}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -1,6 +1,6 @@
 """Time one training step of minidni against PyTorch and against its own GEMMs.
 
-    python benchmarks/step_time.py [--threads 2] [--repeats 30] [--hidden 256] [--json out.json]
+    python benchmarks/step_time.py [--threads 2] [--repeats 30] [--hidden 256] [--profile] [--json out.json]
     MINIDNI_BACKEND=cupy python benchmarks/step_time.py     # on the GPU, against PyTorch on CUDA
 
 Prints, for a 784-H-H-H-10 ReLU MLP (H = --hidden, 256 by default; batch 256) and a
@@ -106,12 +106,49 @@ def torch_step_fn(torch, net, x, y):
     return step
 
 
+def mlp_trainers(hidden, rng):
+    """(backprop, dni) trainers of the 784-H-H-H-10 ReLU MLP (no batch norm), SGD."""
+    bp = Backprop(build_mlp(784, 10, layers=4, hidden=hidden, rng=rng, batchnorm=False), optimizer="sgd", lr=0.01)
+    dni = DNI(build_mlp(784, 10, layers=4, hidden=hidden, rng=rng, batchnorm=False), (784,), 10,
+              optimizer="sgd", lr=0.01, sg_optimizer="sgd", sg_lr=1e-4)
+    return bp, dni
+
+
+def conv_trainer(rng):
+    """Backprop of conv3x3(1->16)-ReLU-pool, conv3x3(16->32)-ReLU-pool, linear; SGD."""
+    cnn = Sequential(Sequential(Conv2d(1, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2)),
+                     Sequential(Conv2d(16, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2)),
+                     Sequential(Flatten(), Linear(32 * 7 * 7, 10, rng)))
+    return Backprop(cnn, optimizer="sgd", lr=0.01)
+
+
+def batch(rng, shape, dtype=np.float32):
+    """(x, y) on the backend: standard normal inputs of `shape`, labels 0-9."""
+    return backend.to_device(rng.standard_normal(shape), dtype), backend.to_device(rng.integers(0, 10, shape[0]))
+
+
+def steps(hidden=256, seed=0):
+    """{name: (trainer, step function)} for the MLP (batch 256), its DNI step and the conv net (batch 64),
+    all trainers with their traces off. The A/B benchmark (ab.py) times these on both sides."""
+    rng = np.random.default_rng(seed)
+    x, y = batch(rng, (256, 784))
+    bp, dni = mlp_trainers(hidden, rng)
+    xc, yc = batch(rng, (64, 1, 28, 28))
+    cbp = conv_trainer(rng)
+    for trainer in (bp, dni, cbp):
+        trainer.trace.enabled = False
+    return {"mlp": (bp, lambda: bp.step(x, y)), "dni": (dni, lambda: dni.step(x, y)),
+            "conv": (cbp, lambda: cbp.step(xc, yc))}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--inner", type=int, default=5)
     ap.add_argument("--hidden", type=int, default=256, help="MLP width (default 256; the GPU check adds 1024)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also time each layer's forward and backward and each phase of the three steps")
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
     try:
@@ -126,18 +163,15 @@ def main(argv=None):
         SYNCS.append(torch.cuda.synchronize)
     xp, dtype, rng = backend.xp(), np.float32, np.random.default_rng(0)
     results = {"backend": backend.get_backend(), "threads": args.threads, "repeats": args.repeats}
-
-    # --- MLP 784-H-H-H-10, batch 256 ---
     H = args.hidden
     widths, n = [784, H, H, H, 10], 256
     results["hidden"] = H
-    x = backend.to_device(rng.standard_normal((n, 784)), dtype)
-    y = backend.to_device(rng.integers(0, 10, n))
-    mlp = build_mlp(784, 10, layers=4, hidden=H, rng=rng, batchnorm=False)
-    bp = Backprop(mlp, optimizer="sgd", lr=0.01)
-    dni = DNI(build_mlp(784, 10, layers=4, hidden=H, rng=rng, batchnorm=False), (784,), 10,
-              optimizer="sgd", lr=0.01, sg_optimizer="sgd", sg_lr=1e-4)
-    contenders = {"backprop": lambda: bp.step(x, y), "dni": lambda: dni.step(x, y),
+    mine = steps(H)
+    (bp, bp_step), (dni, dni_step), (cbp, conv_step) = mine["mlp"], mine["dni"], mine["conv"]
+    x, y = batch(np.random.default_rng(1), (n, 784))     # PyTorch's inputs (values do not change the time)
+
+    # --- MLP 784-H-H-H-10, batch 256 ---
+    contenders = {"backprop": bp_step, "dni": dni_step,
                   "gemm": gemm_chain(mlp_gemms(n, widths), xp, dtype, rng),
                   "dni_gemm": gemm_chain(mlp_gemms(n, widths, [H] * 3), xp, dtype, rng)}
     if torch is not None:
@@ -151,20 +185,17 @@ def main(argv=None):
         t = interleaved(contenders, args.repeats, args.inner)
     results["mlp"] = {k + "_ms": 1e3 * v for k, v in t.items()}
     results["mlp"]["minidni_over_gemm"] = t["backprop"] / t["gemm"]
+    results["mlp"]["outside_gemm_ms"] = 1e3 * (t["backprop"] - t["gemm"])
     results["mlp"]["dni_over_backprop"] = t["dni"] / t["backprop"]
     results["mlp"]["dni_over_dni_gemm"] = t["dni"] / t["dni_gemm"]
+    results["mlp"]["dni_outside_gemm_ms"] = 1e3 * (t["dni"] - t["dni_gemm"])
     if torch is not None:
         results["mlp"]["minidni_over_torch"] = t["backprop"] / t["torch"]
 
     # --- conv net: conv3x3(1->16)-ReLU-pool, conv3x3(16->32)-ReLU-pool, linear, batch 64 ---
     n = 64
-    x = backend.to_device(rng.standard_normal((n, 1, 28, 28)), dtype)
-    y = backend.to_device(rng.integers(0, 10, n))
-    cnn = Sequential(Sequential(Conv2d(1, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2)),
-                     Sequential(Conv2d(16, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2)),
-                     Sequential(Flatten(), Linear(32 * 7 * 7, 10, rng)))
-    cbp = Backprop(cnn, optimizer="sgd", lr=0.01)
-    contenders = {"backprop": lambda: cbp.step(x, y),
+    x, y = batch(np.random.default_rng(1), (n, 1, 28, 28))
+    contenders = {"backprop": conv_step,
                   "gemm": gemm_chain(conv_gemms(n, [(1, 16, 28, 28), (16, 32, 14, 14)], (32 * 7 * 7, 10)), xp, dtype, rng)}
     if torch is not None:
         nn = torch.nn
@@ -177,6 +208,7 @@ def main(argv=None):
         t = interleaved(contenders, args.repeats, args.inner)
     results["cnn"] = {k + "_ms": 1e3 * v for k, v in t.items()}
     results["cnn"]["minidni_over_gemm"] = t["backprop"] / t["gemm"]
+    results["cnn"]["outside_gemm_ms"] = 1e3 * (t["backprop"] - t["gemm"])
     if torch is not None:
         results["cnn"]["minidni_over_torch"] = t["backprop"] / t["torch"]
 
@@ -187,6 +219,14 @@ def main(argv=None):
         print(f"\n{net_name}")
         for k, v in r.items():
             print(f"  {k:22s} {v:8.3f}" + ("" if k.endswith("_ms") else "   (ratio)"))
+    if args.profile:
+        from phases import profile
+        results["profile"] = {}
+        with threadpool_limits(args.threads):
+            for name, (trainer, step) in mine.items():
+                models = [trainer.model] + [sg.model for sg in getattr(trainer, "sgs", [])]
+                text, results["profile"][name] = profile(trainer, step, 20, models)
+                print(f"\nprofile: {name} step\n{text}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -1,0 +1,60 @@
+"""The benchmarks' tools: the per-layer clock, the phase profile and the A/B runner (not their timings)."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minidni import backend
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+sys.path.insert(0, BENCH)
+
+from phases import LayerClock, leaves, profile  # noqa: E402
+from step_time import steps  # noqa: E402
+
+
+def test_layer_clock_times_every_leaf_layer_and_changes_nothing_it_times():
+    (bp, step), (twin, twin_step) = steps()["mlp"], steps()["mlp"]
+    with LayerClock(bp.model) as clock:
+        step()
+    twin_step()
+    for p, q in zip(bp.model.params.values(), twin.model.params.values()):
+        np.testing.assert_array_equal(backend.to_numpy(p), backend.to_numpy(q))       # bit for bit
+    names = [f"{name} {type(layer).__name__}" for name, layer in leaves(bp.model)]
+    assert {label for label, _ in clock.seconds} == set(names) and len(names) == 7      # 4 Linear, 3 ReLU
+    assert all(v > 0 for v in clock.seconds.values())
+    assert all("forward" not in layer.__dict__ for _, layer in leaves(bp.model))        # unwrapped on exit
+
+
+def test_profile_reports_the_phases_of_a_dni_step_and_the_layers_of_its_models():
+    trainer, step = steps(hidden=16)["dni"]
+    text, numbers = profile(trainer, step, 2, [trainer.model] + [sg.model for sg in trainer.sgs])
+    assert {"forward", "backward", "update", "sg_predict", "sg_update"} <= set(numbers["phases_ms"])
+    assert any(k.startswith("M3.0 Linear") for k in numbers["layers_ms"])               # the third M's layer
+    assert "all layers" in text and not trainer.trace.enabled
+
+
+def test_ab_times_two_trees_interleaved_and_prints_their_ratio(tmp_path):
+    root = os.path.dirname(BENCH)
+    out = tmp_path / "ab.json"
+    done = subprocess.run([sys.executable, os.path.join(BENCH, "ab.py"), root, "--repeats", "2", "--inner", "1",
+                           "--threads", "1", "--kinds", "mlp", "--pause", "0", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert result["mlp"]["this_ms"] > 0 and result["mlp"]["other_ms"] > 0
+    assert "this / other" in done.stdout
+
+
+def test_ab_without_the_other_side_says_what_to_name():
+    done = subprocess.run([sys.executable, os.path.join(BENCH, "ab.py")], capture_output=True, text=True)
+    assert done.returncode == 2 and "git revision" in done.stderr
+
+
+@pytest.fixture(autouse=True)
+def _numpy():
+    if backend.get_backend() != "numpy":
+        pytest.skip("the benchmark tools are tested on the NumPy backend")
