@@ -167,7 +167,7 @@ def main(argv=None):
     widths, n = [784, H, H, H, 10], 256
     results["hidden"] = H
     mine = steps(H)
-    (bp, bp_step), (dni, dni_step), (cbp, conv_step) = mine["mlp"], mine["dni"], mine["conv"]
+    bp_step, dni_step, conv_step = (mine[k][1] for k in ("mlp", "dni", "conv"))
     x, y = batch(np.random.default_rng(1), (n, 784))     # PyTorch's inputs (values do not change the time)
 
     # --- MLP 784-H-H-H-10, batch 256 ---
