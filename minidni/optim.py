@@ -8,6 +8,7 @@ class Optimizer:
     def __init__(self, module, lr):
         self.module, self.lr, self.t = module, lr, 0
         self.state = {}   # "<slot>/<param name>" -> array, e.g. "v/0.W"
+        self.scratch = {}  # work arrays reused every step (not state: never saved)
 
     def step(self):
         self.t += 1
@@ -21,6 +22,13 @@ class Optimizer:
         if key not in self.state:
             self.state[key] = array_module(like).zeros_like(like)
         return self.state[key]
+
+    def work(self, name, like, k=0):
+        """Scratch array k for parameter `name`: the update writes its temporaries here, not to new arrays."""
+        key = (k, name)
+        if key not in self.scratch:
+            self.scratch[key] = array_module(like).empty_like(like)
+        return self.scratch[key]
 
 
 class SGD(Optimizer):
@@ -51,13 +59,19 @@ class Adam(Optimizer):
     def update(self, name, p, g):
         xp = array_module(p)
         m, v = self.slot("m", name, p), self.slot("v", name, p)
+        s, d = self.work(name, p, 0), self.work(name, p, 1)    # out= below: the same arithmetic, no new arrays
         m *= self.beta1
-        m += (1 - self.beta1) * g
+        m += xp.multiply(g, 1 - self.beta1, out=s)              # m = b1 m + (1 - b1) g
         v *= self.beta2
-        v += (1 - self.beta2) * g * g
-        m_hat = m / (1 - self.beta1 ** self.t)
-        v_hat = v / (1 - self.beta2 ** self.t)
-        p -= self.lr * m_hat / (xp.sqrt(v_hat) + self.eps)
+        xp.multiply(g, 1 - self.beta2, out=s)
+        s *= g
+        v += s                                                  # v = b2 v + (1 - b2) g g
+        xp.sqrt(xp.divide(v, 1 - self.beta2 ** self.t, out=d), out=d)
+        d += self.eps                                           # d = sqrt(v_hat) + eps
+        xp.divide(m, 1 - self.beta1 ** self.t, out=s)           # s = m_hat
+        s *= self.lr
+        s /= d
+        p -= s                                                  # p -= lr m_hat / (sqrt(v_hat) + eps)
 
 
 def make_optimizer(name, module, lr, momentum=0.9):
