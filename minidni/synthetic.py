@@ -11,12 +11,16 @@ bootstrapped one from further downstream.
 One class serves every kind: a short stack of layers whose *last* layer is
 zero-initialised, so that before any training g_hat is exactly 0 (the paper's choice:
 the network starts as if no gradient arrived, not with random noise). Conditioning on
-the label (cDNI) adds a learned per-class vector V[c] after the first layer. For a
-linear M that equals concatenating one-hot(c) to h; for convolutional M it is a
-per-class, per-channel bias map. We prefer it to one-hot extra channels because a
-3x3 convolution over constant channels sees zero padding at the borders and so turns
-the label into a position-dependent signal; the per-class bias is the same everywhere
-and costs an index instead of a convolution over K more channels.
+the label (cDNI) takes one of two forms, `condition`:
+
+- "bias" (our default): a learned per-class vector V[c] added after the first layer. For
+  a linear M that equals concatenating one-hot(c) to h; for a convolutional M it is a
+  per-class, per-channel bias map, the same at every position, and costs an index.
+- "channels" (as we read the paper's conv cDNI): one-hot(c) tiled over H x W and
+  concatenated to h as K extra input channels (K extra inputs for vectors). A padded
+  convolution over these constant channels sees zeros beyond the border, so near the
+  edges the label's effect depends on position; for vectors the two forms are the same
+  function.
 """
 import numpy as np
 
@@ -27,26 +31,41 @@ from .nn.module import Flatten, Reshape, parameter, skip_input_grad
 from .optim import make_optimizer
 
 
+def label_channels(h, c, n_classes):
+    """h (N, C, ...) with one-hot(c) appended as n_classes constant channels: (N, C + K, ...)."""
+    xp = array_module(h)
+    onehot = xp.zeros((len(c), n_classes) + h.shape[2:], dtype=h.dtype)
+    onehot[xp.arange(len(c)), c] = 1                    # class c's channel is 1 at every position
+    return xp.concatenate([h, onehot], axis=1)
+
+
 class SyntheticModel(Sequential):
-    """A stack of layers, the last zero-initialised; n_classes > 0 adds the cDNI class bias.
+    """A stack of layers, the last zero-initialised; n_classes > 0 conditions on the label
+    (cDNI) by `condition`: "bias" (a learned V[c] after the first layer) or "channels"
+    (one-hot(c) as extra inputs of the first layer, which must take C + n_classes of them).
 
     forward(h, c=None) -> prediction;  h: (N, D) or (N, C, H, W), c: (N,) integer labels.
-    backward(d) -> dh, storing grads for every layer and for "V": (n_classes, width of layer 0).
+    backward(d) -> dh, storing grads for every layer and, with "bias", "V": (n_classes, width of layer 0).
     """
 
-    def __init__(self, layers, n_classes=0):
+    def __init__(self, layers, n_classes=0, condition="bias"):
         super().__init__(*layers)
-        self.n_classes = n_classes
-        if n_classes:
+        if condition not in ("bias", "channels"):
+            raise ValueError(f"unknown label conditioning {condition!r}: choose 'bias' or 'channels'")
+        self.n_classes, self.condition = n_classes, condition
+        self.bias = bool(n_classes) and condition == "bias"
+        if self.bias:
             width = self.layers[0].params["b"].shape[0]
             self.V, self.dV = parameter(np.zeros((n_classes, width))), None
 
     def forward(self, h, c=None):
+        if self.n_classes and c is None:
+            raise ValueError("a conditional (cDNI) synthetic model needs the labels c")
+        self.c, self.width = c, h.shape[1]
+        if self.n_classes and not self.bias:
+            h = label_channels(h, c, self.n_classes)         # (N, C + K, ...)
         a = self.layers[0].forward(h)
-        if self.n_classes:
-            if c is None:
-                raise ValueError("a conditional (cDNI) synthetic model needs the labels c")
-            self.c = c
+        if self.bias:
             bias = self.V[c]                                  # (N, width): one learned vector per class
             a = a + bias.reshape(bias.shape + (1,) * (a.ndim - 2))
         for layer in self.layers[1:]:
@@ -56,52 +75,56 @@ class SyntheticModel(Sequential):
     def backward(self, d):
         for layer in reversed(self.layers[1:]):
             d = layer.backward(d)
-        if self.n_classes:
+        if self.bias:
             xp = array_module(d)
             per_sample = d.sum(axis=tuple(range(2, d.ndim)))  # sum over H, W for maps
             onehot = xp.zeros((len(self.c), self.n_classes), dtype=d.dtype)
             onehot[xp.arange(len(self.c)), self.c] = 1
             self.dV = onehot.T @ per_sample
-        return self.layers[0].backward(d)
+        dh = self.layers[0].backward(d)
+        return dh if dh is None else dh[:, :self.width]      # the label channels need no gradient
 
     @property
     def params(self):
-        return {**super().params, **({"V": self.V} if self.n_classes else {})}
+        return {**super().params, **({"V": self.V} if self.bias else {})}
 
     @property
     def grads(self):
-        return {**super().grads, **({"V": self.dV} if self.n_classes else {})}
+        return {**super().grads, **({"V": self.dV} if self.bias else {})}
 
 
-def make_synthetic_model(kind, shape, n_classes=0, hidden=None, rng=None, zero_last=True):
+def make_synthetic_model(kind, shape, n_classes=0, hidden=None, rng=None, zero_last=True, condition="bias"):
     """Build M for activations of `shape` (D,) or (C, H, W).
 
     kind: "linear" (the paper's default), "mlp" (one hidden ReLU layer of `hidden` units
     or channels), "paper" (two hidden layers with batch norm and ReLU before the output,
     as we read the paper's M for its DNI results: `hidden` defaults to 1024 units for
-    vectors; 3x3 convolutions with the input's channels for maps). For maps every layer
-    is a same-padded 3x3 convolution. The output has the shape of the input.
+    vectors, and for maps to 128 channels of 5x5 convolutions). The other maps' layers
+    are same-padded 3x3 convolutions. The output has the shape of the input.
+    n_classes > 0 conditions on the label by `condition` ("bias" or "channels", see above).
     zero_last=False gives a normally initialised last layer (the synthetic-input models use it).
     """
     last = "zeros" if zero_last else "he"
+    extra = n_classes if n_classes and condition == "channels" else 0      # label inputs of layer 0
     if len(shape) == 1:
         d = shape[0]
-        dense = lambda n_in, n_out, init="he": Linear(n_in, n_out, rng, init=init)    # noqa: E731
-        width = {"mlp": hidden or d, "paper": hidden or 1024}
+        dense = lambda n_in, n_out, init="he", k=None: Linear(n_in, n_out, rng, init=init)    # noqa: E731
+        width, k = {"mlp": hidden or d, "paper": hidden or 1024}, None
     elif len(shape) == 3:
         d = shape[0]
-        dense = lambda n_in, n_out, init="he": Conv2d(n_in, n_out, 3, padding=1, rng=rng, init=init)  # noqa: E731
-        width = {"mlp": hidden or d, "paper": hidden or d}
+        dense = lambda n_in, n_out, init="he", k=3: Conv2d(n_in, n_out, k, padding=k // 2,  # noqa: E731
+                                                           rng=rng, init=init)
+        width, k = {"mlp": hidden or d, "paper": hidden or 128}, 5
     else:
         raise ValueError(f"synthetic models take (D,) or (C, H, W) activations, got shape {shape}")
-    layers = {"linear": lambda: [dense(d, d, last)],
-              "mlp": lambda: [dense(d, width["mlp"]), ReLU(), dense(width["mlp"], d, last)],
-              "paper": lambda: [dense(d, width["paper"]), BatchNorm(width["paper"]), ReLU(),
-                                dense(width["paper"], width["paper"]), BatchNorm(width["paper"]), ReLU(),
-                                dense(width["paper"], d, last)]}
+    w = width["paper"]
+    layers = {"linear": lambda: [dense(d + extra, d, last)],
+              "mlp": lambda: [dense(d + extra, width["mlp"]), ReLU(), dense(width["mlp"], d, last)],
+              "paper": lambda: [dense(d + extra, w, k=k), BatchNorm(w), ReLU(),
+                                dense(w, w, k=k), BatchNorm(w), ReLU(), dense(w, d, last, k=k)]}
     if kind not in layers:
         raise ValueError(f"unknown synthetic model kind {kind!r}: choose 'linear', 'mlp' or 'paper'")
-    return SyntheticModel(layers[kind](), n_classes)
+    return SyntheticModel(layers[kind](), n_classes, condition)
 
 
 def make_input_model(in_shape, out_shape, rng=None):

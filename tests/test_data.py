@@ -21,12 +21,27 @@ from minidni.errors import DataFileError, ShapeError, UserError
 
 def test_digits_have_the_documented_shapes_and_dtypes():
     flat, images = load_dataset("digits", flat=True), load_dataset("digits", flat=False)
-    assert flat.x_train.shape == (1437, 64) and flat.x_test.shape == (360, 64)
-    assert images.x_train.shape == (1437, 1, 8, 8) and images.input_shape == (1, 8, 8)
+    assert flat.x_train.shape == (1077, 64) and flat.x_valid.shape == (360, 64) and flat.x_test.shape == (360, 64)
+    assert images.x_train.shape == (1077, 1, 8, 8) and images.input_shape == (1, 8, 8)
+    assert images.x_valid.shape == (360, 1, 8, 8) and len(flat.y_valid) == 360
     assert flat.input_shape == (64,) and flat.n_classes == 10 and flat.name == "digits"
     assert flat.x_train.dtype == backend.get_dtype() and flat.y_train.dtype == np.int64
     assert isinstance(flat.x_train, np.ndarray)                     # data sets stay on the host
-    np.testing.assert_array_equal(flat.x_train, images.x_train.reshape(1437, 64))
+    np.testing.assert_array_equal(flat.x_train, images.x_train.reshape(1077, 64))
+
+
+def test_digits_train_validation_and_test_partition_the_1797_images():
+    from sklearn.datasets import load_digits as sklearn_digits
+    data = load_dataset("digits", flat=True)
+    levels = np.unique(data.x_train)                     # the 17 grey levels, mapped by one affine function
+    split = np.concatenate([data.x_train, data.x_valid, data.x_test])
+    recovered = np.round((split - levels[0]) / (levels[1] - levels[0])).astype(np.int64)
+    raw = sklearn_digits().images.reshape(-1, 64).astype(np.int64)
+    # Same multiset of images: every image is in exactly one split.
+    np.testing.assert_array_equal(np.unique(recovered, axis=0, return_counts=True)[1],
+                                  np.unique(raw, axis=0, return_counts=True)[1])
+    np.testing.assert_array_equal(np.unique(recovered, axis=0), np.unique(raw, axis=0))
+    assert np.bincount(data.y_valid, minlength=10).min() >= 35       # stratified: about 36 a class
 
 
 def test_digits_follow_the_default_dtype(float64):
@@ -36,6 +51,7 @@ def test_digits_follow_the_default_dtype(float64):
 def test_digits_split_is_fixed_by_the_seed():
     a, b, c = (load_dataset("digits", flat=True, seed=s) for s in (0, 0, 1))
     np.testing.assert_array_equal(a.x_train, b.x_train)
+    np.testing.assert_array_equal(a.y_valid, b.y_valid)
     np.testing.assert_array_equal(a.y_test, b.y_test)
     assert not np.array_equal(a.y_test, c.y_test)
 
@@ -193,13 +209,16 @@ def _write_mnist(offline_cache, monkeypatch, name, data):
 
 def test_mnist_loader_returns_the_written_images_and_labels_standardised(mnist_files):
     data = load_dataset("mnist", flat=False)
-    assert data.x_train.shape == (5, 1, 28, 28) and data.x_test.shape == (3, 1, 28, 28)
+    assert data.x_train.shape == (4, 1, 28, 28) and data.x_test.shape == (3, 1, 28, 28)
+    assert data.x_valid.shape == (1, 1, 28, 28)          # the last training image (10,000 of the full file)
     assert data.x_train.dtype == backend.get_dtype() and data.y_train.dtype == np.int64
-    np.testing.assert_array_equal(data.y_train, mnist_files["train-labels-idx1-ubyte.gz"])
+    labels = mnist_files["train-labels-idx1-ubyte.gz"]
+    np.testing.assert_array_equal(data.y_train, labels[:4])
+    np.testing.assert_array_equal(data.y_valid, labels[4:])
     np.testing.assert_array_equal(data.y_test, [9, 0, 4])
     expected = (mnist_files["t10k-images-idx3-ubyte.gz"] / 255 - 0.1307) / 0.3081
     np.testing.assert_allclose(data.x_test[:, 0], expected, rtol=1e-5, atol=1e-5)
-    assert load_dataset("mnist", flat=True).x_train.shape == (5, 784)
+    assert load_dataset("mnist", flat=True).x_train.shape == (4, 784)
 
 
 def test_read_idx_decodes_big_endian_multi_byte_types(tmp_path):
@@ -255,6 +274,14 @@ def test_missing_file_with_downloads_disabled_says_where_to_put_it(offline_cache
     assert f"download {mnist.URL}{name} and place it at {offline_cache / 'mnist' / name}" in str(e.value)
 
 
+def test_full_size_training_files_give_the_published_validation_sizes():
+    from minidni.data.mnist import split_off_last
+    y = np.arange(60_000)
+    x_train, y_train, x_valid, y_valid = split_off_last(y[:, None], y, 10_000, 1 / 6)
+    assert len(x_train) == 50_000 and list(y_valid[[0, -1]]) == [50_000, 59_999]
+    assert len(split_off_last(y[:50_000], y[:50_000], 5_000, 1 / 10)[3]) == 5_000
+
+
 def test_published_mnist_checksums_are_well_formed():
     assert set(mnist.SHA256) == {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
@@ -302,12 +329,14 @@ def test_cifar10_loader_reads_the_archive_and_returns_what_was_written(cifar_fil
     _write_cifar_archive(offline_cache, monkeypatch, cifar_files)
     data = load_dataset("cifar10", flat=False)
     train = [cifar_files[n] for n in cifar10.TRAIN_FILES]
-    assert data.x_train.shape == (10, 3, 32, 32) and data.x_test.shape == (3, 3, 32, 32)
+    assert data.x_train.shape == (9, 3, 32, 32) and data.x_test.shape == (3, 3, 32, 32)
+    assert data.x_valid.shape == (1, 3, 32, 32)          # the last training image (5,000 of the full batches)
     assert data.x_train.dtype == backend.get_dtype() and data.y_train.dtype == np.int64
-    np.testing.assert_array_equal(data.y_train, np.concatenate([y for _, _, y in train]))
+    y = np.concatenate([y for _, _, y in train])
+    np.testing.assert_array_equal(np.concatenate([data.y_train, data.y_valid]), y)
     np.testing.assert_array_equal(data.y_test, [0, 9, 5])
-    np.testing.assert_allclose(data.x_train, _expected_cifar(np.concatenate([x for _, x, _ in train])),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([data.x_train, data.x_valid]),
+                               _expected_cifar(np.concatenate([x for _, x, _ in train])), rtol=1e-5, atol=1e-5)
     assert load_dataset("cifar10", flat=True).x_test.shape == (3, 3072)
 
 

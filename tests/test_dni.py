@@ -169,8 +169,21 @@ def test_synthetic_gradients_learn_to_point_along_the_true_gradient():
     data = load_dataset("digits", flat=True)
     rng = np.random.default_rng(0)
     trainer = CDNI(build_mlp(64, 10, layers=4, hidden=256, rng=rng), data.input_shape, data.n_classes,
-                   diagnose_every=23, rng=rng)
+                   lr=1e-3, sg_lr=1e-4, diagnose_every=23, rng=rng)   # slow enough to watch M catch up
     fit(trainer, data, epochs=8, batch_size=64, rng=rng)
     mean_cos = [np.mean([m["cosine"] for m in d["modules"]]) for d in trainer.diagnostics]
     assert mean_cos[0] == 0.0
     assert max(mean_cos) > 0.25, mean_cos
+
+
+def test_sg_condition_channels_gives_each_conv_m_the_label_as_input_channels():
+    from minidni.data import load_dataset
+    from minidni.experiments import TrainConfig
+    from minidni.experiments.feedforward import build_trainer
+    data = load_dataset("digits", flat=False)
+    trainer = build_trainer(TrainConfig(method="cdni", model="cnn", sg_condition="channels"), data)
+    first = [sg.model.params["0.W"].shape for sg in trainer.sgs]
+    assert first == [(16, 16 + 10, 3, 3), (32, 32 + 10, 3, 3)]          # (out, C + 10 label channels, 3, 3)
+    assert all("V" not in sg.model.params for sg in trainer.sgs)
+    paper = build_trainer(TrainConfig(method="dni", model="cnn", sg="paper", sg_hidden=8), data)
+    assert paper.sgs[0].model.params["0.W"].shape == (8, 16, 5, 5)

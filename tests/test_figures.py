@@ -116,7 +116,8 @@ def test_make_figures_quick_writes_every_feed_forward_figure(tmp_path):
     names = {p.rsplit("/", 1)[-1] for p in paths}
     assert names == {"timeline_backprop.png", "timeline_dni.png", "timeline_unlock.png", "locking.png",
                      "locking.gif", "sg_cosine.png", "sg_cosine_dni.png", "results_table.png",
-                     "error_curves.png", "summary_locking.json", "summary_sg.json", "summary_results.json"}
+                     "results_dots.png", "results_curves.png", "results.md", "results_runs.json.gz",
+                     "summary_locking.json", "summary_sg.json", "summary_results.json"}
     assert all((tmp_path / n).stat().st_size > 1000 for n in names if n.endswith((".png", ".gif")))
     locking = json.loads((tmp_path / "summary_locking.json").read_text())["locking"]
     assert [s["module_1_updated_before_last_forward"] for s in locking["backprop"]] == [False, False]
@@ -124,7 +125,16 @@ def test_make_figures_quick_writes_every_feed_forward_figure(tmp_path):
     sg = json.loads((tmp_path / "summary_sg.json").read_text())["sg"]
     assert sg["cdni"]["first_mean_cosine"] == 0.0     # M starts at zero
     results = json.loads((tmp_path / "summary_results.json").read_text())["results"]
-    assert np.isfinite(results["3-layer FCN | backprop"]["mean"])
+    assert np.isfinite(results["cells"]["3-layer FCN | backprop"]["mean"])
+    assert set(results["chosen"]) == {"lr", "sg_lr", "input_lr", "paper_sg_lr"}
+    assert "## Test error (%) at the epoch of lowest validation error" in (tmp_path / "results.md").read_text()
+
+
+def test_a_skipped_group_keeps_the_summary_on_disk(tmp_path, monkeypatch):
+    (tmp_path / "summary_mnist5k.json").write_text("saved")
+    monkeypatch.setattr(figures, "table1_figures", lambda *a, **k: ([], {}))
+    assert figures.make_figures(str(tmp_path), quick=True, only=["mnist5k"]) == []
+    assert (tmp_path / "summary_mnist5k.json").read_text() == "saved"
 
 
 def test_recurrent_figures_quick(tmp_path):

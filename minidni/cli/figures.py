@@ -1,6 +1,6 @@
 """`python -m minidni figures`: regenerate the figures in figures/ from real runs.
 
-    python -m minidni figures                          # every group (about 20 minutes on 2 CPU cores)
+    python -m minidni figures --jobs 2                 # every group (about 85 minutes on 2 CPU cores)
     python -m minidni figures --only locking sg        # some groups
     python -m minidni figures --quick --out /tmp/f     # tiny budgets: checks the pipeline in a minute
     python -m minidni figures --only rnn --rnn-json runs/rnn/copy.json runs/rnn/repeat-copy.json runs/rnn/charlm.json
@@ -10,6 +10,7 @@ figures/README.md gives each figure's caption, settings and numbers.
 import os
 
 from ..plots.figures import GROUPS
+from ..errors import UserError
 from .common import add_command, add_runtime_options, runtime
 
 
@@ -21,11 +22,16 @@ def register(subparsers):
                    help=f"only these groups: {', '.join(GROUPS)} (default: all; the full rnn group takes about 15 minutes here)")
     p.add_argument("--rnn-json", nargs="+", metavar="PATH",
                    help="draw the rnn group from these `rnn TASK --compare` results instead of running it")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="Table 1 groups (results, mnist5k): runs trained at once, each in a process of one BLAS "
+                        "thread (the numbers do not change)")
     add_runtime_options(p, quiet=False)
     p.set_defaults(func=main)
 
 
 def main(args):
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     from ..plots.figures import make_figures, rnn_figures_from_json
     os.makedirs(args.out, exist_ok=True)
     paths = []
@@ -35,7 +41,7 @@ def main(args):
             paths += rnn_figures_from_json(args.rnn_json, args.out)
             only = [g for g in only if g != "rnn"]
         if only:
-            paths += make_figures(args.out, quick=args.quick, only=only)
+            paths += make_figures(args.out, quick=args.quick, only=only, jobs=args.jobs)
     for path in paths:
         print(path)
     return 0

@@ -7,7 +7,8 @@
 The arrays of a Dataset stay on the host (NumPy), and their labels are checked once,
 here. A training loop moves the arrays to the backend once (`to_device`) and `batches`
 then draws every mini-batch where they are: on a GPU the data set lives on the device
-and no batch crosses over. "digits" is bundled
+and no batch crosses over. Every data set has a
+validation split (x_valid, y_valid) for choosing settings. "digits" is bundled
 with scikit-learn; "mnist" and "cifar10" are downloaded once into the cache
 (see cache.py) and checked against their published SHA-256.
 """
@@ -27,9 +28,11 @@ from .mnist5k import load_mnist5k
 
 @dataclass(frozen=True)
 class Dataset:
-    """A fixed train/test split (and validation, where the data set has one: mnist5k).
+    """A fixed train/validation/test split. Choose settings and epochs on the validation
+    images; read the test images once, at the end.
 
-    x: (N, D) or (N, C, H, W) float; y: (N,) int64 class labels.
+    x: (N, D) or (N, C, H, W) float; y: (N,) int64 class labels. x_valid/y_valid are None
+    only for a Dataset built by hand without them.
     """
     name: str
     x_train: np.ndarray
@@ -55,26 +58,21 @@ def load_dataset(name, flat, seed=0):
     """Load a data set as a Dataset of host arrays.
 
     name: "digits", "mnist5k", "mnist" or "cifar10". flat=True gives (N, D) vectors for an MLP,
-    flat=False (N, C, H, W) images for a CNN. `seed` chooses the digits split (MNIST
-    and CIFAR-10 have an official split, and mnist5k a fixed one of its own: they ignore it).
+    flat=False (N, C, H, W) images for a CNN. Every data set has a validation split:
+    digits 360 images carved from its training images, mnist5k 500, MNIST the last
+    10,000 training images, CIFAR-10 the last 5,000. `seed` chooses the digits split
+    (MNIST and CIFAR-10 have an official test set, and mnist5k a fixed split of its own:
+    they ignore it).
     """
-    x_valid = y_valid = None
-    if name == "digits":
-        x_train, y_train, x_test, y_test = load_digits(seed)
-    elif name == "mnist5k":
-        x_train, y_train, x_valid, y_valid, x_test, y_test = load_mnist5k()
-    elif name == "mnist":
-        x_train, y_train, x_test, y_test = load_mnist()
-    elif name == "cifar10":
-        x_train, y_train, x_test, y_test = load_cifar10()
-    else:
+    loaders = {"digits": lambda: load_digits(seed), "mnist5k": load_mnist5k, "mnist": load_mnist,
+               "cifar10": load_cifar10}
+    if name not in loaders:
         raise UserError(f"unknown dataset {name!r}: choose digits, mnist5k, mnist or cifar10")
+    x_train, y_train, x_valid, y_valid, x_test, y_test = loaders[name]()
     if flat:
-        x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-        x_valid = None if x_valid is None else x_valid.reshape(len(x_valid), -1)
+        x_train, x_valid, x_test = (x.reshape(len(x), -1) for x in (x_train, x_valid, x_test))
     for y, split in ((y_train, "training"), (y_valid, "validation"), (y_test, "test")):
-        if y is not None:
-            check_labels(np.asarray(y), len(y), 10, where=f"{name} {split} labels")   # once, on the host
+        check_labels(np.asarray(y), len(y), 10, where=f"{name} {split} labels")   # once, on the host
     return Dataset(name, x_train, y_train, x_test, y_test, n_classes=10, x_valid=x_valid, y_valid=y_valid)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from ..backend import get_dtype
 from ..errors import DataFileError
 from .cache import data_dir, fetch
+from .mnist import split_off_last
 
 ARCHIVE = "cifar-10-binary.tar.gz"
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
@@ -97,7 +98,9 @@ def _standardise(x):
 
 
 def load_cifar10():
-    """CIFAR-10's fixed split: x_train (50000, 3, 32, 32), y_train, x_test (10000, 3, 32, 32), y_test.
+    """CIFAR-10's fixed split: x_train (45000, 3, 32, 32), y_train, x_valid (5000, 3, 32, 32), y_valid,
+    x_test (10000, 3, 32, 32), y_test. The validation images are the last 5,000 of the
+    training batches (of data_batch_5); the test images are test_batch.
 
     x is standardised per channel, in the backend's default float dtype; y is int64.
     """
@@ -110,4 +113,5 @@ def load_cifar10():
     train = [parse_batch(raw.pop(n), n) for n in TRAIN_FILES]
     x_test, y_test = parse_batch(raw.pop(TEST_FILES[0]), TEST_FILES[0])
     x_train, y_train = np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])
-    return _standardise(x_train), y_train, _standardise(x_test), y_test
+    x_train, y_train, x_valid, y_valid = split_off_last(_standardise(x_train), y_train, 5_000, 1 / 10)
+    return x_train, y_train, x_valid, y_valid, _standardise(x_test), y_test

@@ -103,11 +103,21 @@ def _standardise(x):
     return x
 
 
+def split_off_last(x, y, n, fraction):
+    """(x_train, y_train, x_valid, y_valid): the last `n` examples validate, or the last
+    `fraction` of them when the training file is smaller than the published one (a test's)."""
+    n = n if len(x) > 2 * n else max(1, int(len(x) * fraction))
+    return x[:-n], y[:-n], x[-n:], y[-n:]
+
+
 def load_mnist():
-    """MNIST's fixed split: x_train (60000, 1, 28, 28), y_train, x_test (10000, 1, 28, 28), y_test.
+    """MNIST's fixed split: x_train (50000, 1, 28, 28), y_train, x_valid (10000, 1, 28, 28), y_valid,
+    x_test (10000, 1, 28, 28), y_test. The validation images are the last 10,000 of the
+    training file, the usual choice; the test images are the official test file.
 
     x is standardised, in the backend's default float dtype; y is int64.
     """
     x_train, y_train = _split("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
     x_test, y_test = _split("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-    return _standardise(x_train), y_train, _standardise(x_test), y_test
+    x_train, y_train, x_valid, y_valid = split_off_last(_standardise(x_train), y_train, 10_000, 1 / 6)
+    return x_train, y_train, x_valid, y_valid, _standardise(x_test), y_test

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..options import check_at_least, check_choices, check_many, check_positive, option
+from ..train.dni import INPUT_LR, LR, SG_LR
 
 DATASETS = ("digits", "mnist5k", "mnist", "cifar10")
 METHODS = ("backprop", "dni", "cdni")        # minidni.train.METHODS, without importing the trainers
@@ -39,19 +40,23 @@ class TrainConfig:
     epochs: int = option(20, "passes over the training images")
     batch_size: int = option(64, "mini-batch size")
     optimizer: str = option("adam", "optimiser of the network", choices=("adam", "sgd"))
-    lr: float = option(1e-3, "learning rate of the network")
+    lr: float = option(LR, "learning rate of the network")
     seed: int = option(0, "seeds weights and batch order (the data split is fixed)")
     sg: str = option("linear", "dni, cdni: synthetic-gradient model M: linear; mlp (one hidden layer); paper "
                                "(two hidden layers with batch norm)", choices=("linear", "mlp", "paper"))
     sg_hidden: Optional[int] = option(None, "dni, cdni: hidden width of an mlp or paper M",
-                                      default_text="the activation's; 1024 units for a paper M on vectors")
+                                      default_text="the activation's; a paper M: 1024 units for vectors, "
+                                                   "128 channels (5x5) for maps")
+    sg_condition: str = option("bias", "cdni: how M sees the label: bias (a learned vector per class after M's "
+                                       "first layer) or channels (one-hot label as extra inputs, the paper's "
+                                       "conv form)", choices=("bias", "channels"))
     sg_optimizer: str = option("adam", "dni, cdni: optimiser of M", choices=("adam", "sgd"))
-    sg_lr: float = option(1e-4, "dni, cdni: learning rate of M")
+    sg_lr: float = option(SG_LR, "dni, cdni: learning rate of M")
     sg_scale: float = option(1.0, "dni, cdni: multiply g_hat by this before use")
     update_prob: float = option(1.0, "dni, cdni: each module updates on a step with this probability (paper's p)")
     complete_unlock: bool = option(False, "dni, cdni: also predict each module's input from the data "
                                           "(synthetic inputs, paper §3.2)")
-    input_lr: float = option(3e-3, "dni, cdni: learning rate of the synthetic-input models I")
+    input_lr: float = option(INPUT_LR, "dni, cdni: learning rate of the synthetic-input models I")
     cuts: Optional[list] = option(None, "dni, cdni: decouple only after these module indices",
                                   many=True, type=int, default_text="after every module")
     diagnose_every: int = option(0, "dni, cdni: every K steps compare each g_hat with the true gradient "
@@ -109,7 +114,8 @@ def build_trainer(config, data, rng=None):
     options = {"optimizer": config.optimizer, "lr": config.lr}
     if config.method in ("dni", "cdni"):
         options.update(input_shape=data.input_shape, n_classes=data.n_classes, sg_kind=config.sg,
-                       sg_hidden=config.sg_hidden, sg_optimizer=config.sg_optimizer, sg_lr=config.sg_lr,
+                       sg_hidden=config.sg_hidden, sg_condition=config.sg_condition,
+                       sg_optimizer=config.sg_optimizer, sg_lr=config.sg_lr,
                        sg_scale=config.sg_scale, update_prob=config.update_prob,
                        synthetic_inputs=config.complete_unlock, input_lr=config.input_lr, cuts=config.cuts,
                        diagnose_every=config.diagnose_every, rng=rng)
@@ -157,17 +163,60 @@ def run_train(config, progress=None):
     return train(config, progress)[1]
 
 
-def run_compare(config, progress=None):
+def run_cells(cells, data, progress=None, jobs=1, record_divergence=False):
+    """Train every TrainConfig of `cells` on the loaded `data`; the results, in order.
+
+    jobs > 1 trains that many at once, each in its own process with one BLAS thread
+    (forked, so the data set is shared, not copied; platforms without fork run them one
+    by one). Every run seeds itself, so the results are the same either way.
+    record_divergence: a run that diverges gives {"config", "diverged": the message}
+    instead of stopping the grid (a search wants to know, and go on).
+    progress(result) after each run, in order.
+    """
+    import multiprocessing
+    global _SHARED
+    _SHARED = data                                       # inherited by forked workers
+    tasks = [(cell, record_divergence) for cell in cells]
+    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=_one_thread) as pool:
+            return _collect(pool.imap(_train_shared, tasks), progress)
+    return _collect(map(_train_shared, tasks), progress)
+
+
+_SHARED = None
+
+
+def _collect(results, progress):
+    out = []
+    for result in results:
+        out.append(result)
+        if progress is not None:
+            progress(result)
+    return out
+
+
+def _one_thread():
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
+
+
+def _train_shared(task):
+    from ..errors import DivergenceError
+    cell, record_divergence = task
+    try:
+        return train(cell, data=_SHARED)[1]
+    except DivergenceError as e:
+        if not record_divergence:
+            raise
+        return {"config": dataclasses.asdict(cell), "diverged": str(e)}
+
+
+def run_compare(config, progress=None, jobs=1):
     """Every cell of the grid, in order; progress(result) after each run. Returns the list of results."""
     from ..data import load_dataset
     config.check()
     data = load_dataset(config.dataset, flat=config.model == "mlp")     # once for the whole grid
-    results = []
-    for cell in config.runs():
-        results.append(train(cell, data=data)[1])
-        if progress is not None:
-            progress(results[-1])
-    return results
+    return run_cells(config.runs(), data, progress, jobs)
 
 
 def error_table(results, key="test_error"):
@@ -178,11 +227,19 @@ def error_table(results, key="test_error"):
     """
     methods = list(dict.fromkeys(r["method"] for r in results))
     depths = list(dict.fromkeys(r["layers"] for r in results))
-    lines = ["| layers | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
-    for d in depths:
+    return mean_std_table("layers", depths, methods,
+                          lambda d, m: [r[key] for r in results if r["layers"] == d and r["method"] == m],
+                          row_name=lambda d: d if d is not None else "cnn") + "\n"
+
+
+def mean_std_table(corner, rows, columns, values, row_name=str, column_name=str, empty="–"):
+    """Markdown table: a cell per (row, column) with mean ± std of values(row, column), `empty` if none."""
+    head = f"| {corner} |" if corner else "| |"
+    lines = [head + " " + " | ".join(column_name(c) for c in columns) + " |", "|---|" + "---|" * len(columns)]
+    for row in rows:
         cells = []
-        for m in methods:
-            err = [r[key] for r in results if r["layers"] == d and r["method"] == m]
-            cells.append(f"{np.mean(err):.2f} ± {np.std(err):.2f}" if err else "–")
-        lines.append(f"| {d if d is not None else 'cnn'} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        for c in columns:
+            v = values(row, c)
+            cells.append(f"{np.mean(v):.2f} ± {np.std(v):.2f}" if v else empty)
+        lines.append(f"| {row_name(row)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

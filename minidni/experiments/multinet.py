@@ -90,11 +90,8 @@ class MultinetCompareConfig(MultinetConfig):
 def digit_pools(seed=0):
     """{"train", "valid", "test"}: (images (P, 64), labels) from the embedded digits, split once."""
     from ..data import load_dataset
-    data = load_dataset("digits", flat=True)
-    order = np.random.default_rng(seed).permutation(len(data.x_train))
-    cut = int(0.8 * len(order))
-    return {"train": (data.x_train[order[:cut]], data.y_train[order[:cut]]),
-            "valid": (data.x_train[order[cut:]], data.y_train[order[cut:]]),
+    data = load_dataset("digits", flat=True, seed=seed)
+    return {"train": (data.x_train, data.y_train), "valid": (data.x_valid, data.y_valid),
             "test": (data.x_test, data.y_test)}
 
 

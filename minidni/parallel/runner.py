@@ -29,6 +29,7 @@ from ..backend import get_dtype, to_device, to_numpy
 from ..errors import UserError
 from ..options import check_at_least, check_choices, check_positive, option
 from ..trace import Trace
+from ..train.dni import LR, SG_LR
 from ..train.guard import DivergenceGuard
 from . import checkpoints, mpi
 from .protocol import Link, SharedClock, message_seconds
@@ -54,10 +55,10 @@ class Config:
                                          default_text="no limit")
     batch_size: int = option(64, "mini-batch size")
     optimizer: str = option("adam", "optimiser of every stage", choices=("adam", "sgd"))
-    lr: float = option(1e-3, "learning rate of the network")
+    lr: float = option(LR, "learning rate of the network")
     sg: str = option("linear", "dni, cdni: synthetic-gradient model M", choices=("linear", "mlp", "paper"))
     sg_optimizer: str = option("adam", "dni, cdni: optimiser of M", choices=("adam", "sgd"))
-    sg_lr: float = option(1e-4, "dni, cdni: learning rate of M")
+    sg_lr: float = option(SG_LR, "dni, cdni: learning rate of M")
     sg_scale: float = option(1.0, "dni, cdni: multiply g_hat by this before use")
     seed: int = option(0, "seeds weights and batch order")
     sync: bool = option(False, "check mode: every rank waits for its target each step (zero staleness); "

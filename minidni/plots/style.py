@@ -24,9 +24,11 @@ KIND_LABELS = {"forward": "forward", "backward": "backward", "update": "update (
 # Training methods: backprop and its truncated and model-parallel forms share one grey;
 # DNI is blue wherever it appears, cDNI red, DNI + Aux green.
 METHOD_COLOURS = {"backprop": "#444444", "bptt": "#444444", "locked": "#444444",
-                  "dni": "#1f77b4", "cdni": "#d62728", "dni-aux": "#2ca02c", "truncated": "#ff7f0e"}
+                  "dni": "#1f77b4", "cdni": "#d62728", "dni-aux": "#2ca02c", "truncated": "#ff7f0e",
+                  "dni-paper": "#17becf", "cdni-channels": "#e377c2"}
 METHOD_LABELS = {"backprop": "backprop", "bptt": "BPTT", "locked": "locked backprop",
-                 "dni": "DNI", "cdni": "cDNI", "dni-aux": "DNI + Aux", "truncated": "truncated at B's ticks"}
+                 "dni": "DNI", "cdni": "cDNI", "dni-aux": "DNI + Aux", "truncated": "truncated at B's ticks",
+                 "dni-paper": "DNI, paper's M", "cdni-channels": "cDNI, label channels"}
 
 MAX_PANELS_PER_ROW = 3      # figures stay readable at README width
 

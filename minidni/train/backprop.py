@@ -3,6 +3,7 @@ from ..losses import SoftmaxCrossEntropy
 from ..nn.module import skip_input_grad
 from ..optim import make_optimizer
 from ..trace import Trace
+from .dni import LR
 
 
 class Backprop:
@@ -14,7 +15,7 @@ class Backprop:
 
     name = "backprop"
 
-    def __init__(self, model, optimizer="adam", lr=1e-3, trace=None):
+    def __init__(self, model, optimizer="adam", lr=LR, trace=None):
         self.model, self.modules = model, list(model)
         skip_input_grad(self.modules[0])          # nobody needs dL/dx for the data
         self.loss_fn = SoftmaxCrossEntropy()

@@ -31,6 +31,10 @@ from ..optim import make_optimizer
 from ..synthetic import Regressor, make_input_model, make_synthetic_model
 from ..trace import Trace
 
+# The defaults of the network's, M's and I's learning rates: what the validation search chose
+# on digits, 4-layer FCN (figures/results.md, written by `python -m minidni figures --only results`).
+LR, SG_LR, INPUT_LR = 3e-3, 3e-4, 3e-2
+
 
 def output_shapes(modules, input_shape):
     """The per-sample output shape of each module, from one forward pass in eval mode."""
@@ -65,7 +69,8 @@ class DNI:
     """Trains `model` (a Sequential of modules) with a synthetic gradient after each module.
 
     input_shape, n_classes: of the data. conditional=True is cDNI (M also sees the label).
-    sg_kind "linear" | "mlp"; sg_scale multiplies g_hat before the module uses it.
+    sg_kind "linear" | "mlp" | "paper"; sg_condition "bias" | "channels" is how a cDNI M
+    sees the label (minidni.synthetic); sg_scale multiplies g_hat before the module uses it.
     synthetic_inputs=True adds the input models I (complete unlock), trained with
     sg_optimizer at input_lr: they regress activations of order 1, not gradients of
     order 1/N, so they want a larger step than M.
@@ -74,9 +79,9 @@ class DNI:
 
     name = "dni"
 
-    def __init__(self, model, input_shape, n_classes, optimizer="adam", lr=1e-3, conditional=False,
-                 sg_kind="linear", sg_hidden=None, sg_optimizer="adam", sg_lr=1e-4, sg_scale=1.0,
-                 update_prob=1.0, cuts=None, synthetic_inputs=False, input_lr=3e-3, diagnose_every=0,
+    def __init__(self, model, input_shape, n_classes, optimizer="adam", lr=LR, conditional=False,
+                 sg_kind="linear", sg_hidden=None, sg_condition="bias", sg_optimizer="adam", sg_lr=SG_LR,
+                 sg_scale=1.0, update_prob=1.0, cuts=None, synthetic_inputs=False, input_lr=INPUT_LR, diagnose_every=0,
                  rng=None, trace=None):
         if not 0 < update_prob <= 1:
             raise ValueError(f"update probability must lie in (0, 1], got {update_prob}")
@@ -87,8 +92,8 @@ class DNI:
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.conditional, self.sg_scale, self.update_prob = conditional, sg_scale, update_prob
         shapes = output_shapes(self.modules, input_shape)
-        self.sgs = [Regressor(make_synthetic_model(sg_kind, shape, n_classes if conditional else 0,
-                                                   sg_hidden, self.rng), sg_optimizer, sg_lr)
+        self.sgs = [Regressor(make_synthetic_model(sg_kind, shape, n_classes if conditional else 0, sg_hidden,
+                                                   self.rng, condition=sg_condition), sg_optimizer, sg_lr)
                     for shape in shapes[:-1]]
         self.input_models = None
         if synthetic_inputs:
