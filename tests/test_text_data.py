@@ -94,6 +94,63 @@ def test_a_text_too_short_for_a_validation_split_is_rejected(tmp_path):
         text.load_corpus(str(path))
 
 
+def _names_in(part, count):
+    """`count` module names that stdlib_part puts in `part`."""
+    return [n for n in (f"mod{i}" for i in range(10_000)) if text.stdlib_part(f"{n}.py") == part][:count]
+
+
+def _fake_stdlib(root):
+    """Packages and modules in each part, a test suite, a duplicate file and a line copied from training."""
+    (train_pkg,), (valid_mod,), (test_mod,) = (_names_in(p, 1) for p in ("train", "valid", "test"))
+    shared = "SHARED = '" + "x" * 120 + "'\n"                 # a line longer than the copy window
+    files = {f"{train_pkg}/__init__.py": "import os\n" + shared + "TRAIN = 1\n" * 20,
+             f"{train_pkg}/sub.py": "def f():\n    return 2\n" * 10,
+             f"{valid_mod}.py": "VALID = 3\n" * 20 + shared + "LAST_VALID = 4\n" * 20,
+             f"{test_mod}.py": "TEST = 5\n" * 30,
+             f"{test_mod}_copy.py": "TEST = 5\n" * 30,           # the same content: dropped
+             "test/test_all.py": "SUITE = 6\n" * 30,            # a test suite: skipped
+             f"{train_pkg}/tests/test_sub.py": "SUITE = 7\n" * 30}
+    for rel, content in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(content)
+    return train_pkg, valid_mod, test_mod
+
+
+def test_stdlib_corpus_splits_by_top_level_name_skips_test_suites_and_duplicates(tmp_path):
+    train_pkg, valid_mod, test_mod = _fake_stdlib(tmp_path)
+    rels = [rel for rel, _ in text.stdlib_files(tmp_path)]
+    assert rels == sorted([f"{train_pkg}/__init__.py", f"{train_pkg}/sub.py", f"{valid_mod}.py", f"{test_mod}.py"])
+    corpus = text.load_stdlib(tmp_path)
+    train, valid, test = (corpus.decode(getattr(corpus, p)) for p in ("train", "valid", "test"))
+    assert "TRAIN = 1" in train and "return 2" in train and "VALID" not in train and "SUITE" not in train
+    assert "VALID = 3" in valid and "LAST_VALID = 4" in valid and test == "TEST = 5\n" * 30
+    assert "SHARED" not in valid and "x" * 100 not in valid      # the line copied from training is gone
+    (tmp_path / f"{train_pkg}/sub.py").write_text("def f():\n    return 3\n" * 10)
+    assert text.load_stdlib(tmp_path).sha256 != corpus.sha256         # the record covers every file's content
+
+
+def test_stdlib_held_out_parts_share_no_100_characters_with_training():
+    """The running interpreter's standard library: no window of validation or test occurs in training."""
+    corpus = text.load_corpus("stdlib")
+    assert len(corpus.train) > 5_000_000 and len(corpus.valid) > 50_000 and len(corpus.test) > 50_000
+    seen = np.sort(text.window_hashes(corpus.train))
+    for part in (corpus.valid, corpus.test):
+        assert not text.copied_windows(part, seen).any()
+    assert text.copied_windows(corpus.train[:5000], seen).all()      # the check does find what is there
+
+
+def test_drop_copied_lines_removes_every_line_a_copied_stretch_touches():
+    symbols = {c: i for i, c in enumerate("abcdefghij\n ")}
+
+    def encode(t):
+        return np.array([symbols[c] for c in t], dtype=np.int64)
+    train = "abcdefghij" * 3 + "\n"
+    seen = np.sort(text.window_hashes(encode(train), n=8))
+    held_out = "jjjj\nabcdefghij\nj j j\n"
+    assert text.drop_copied_lines(held_out, seen, encode, n=8) == "jjjj\nj j j\n"
+    assert text.drop_copied_lines("jjjj jjjj\n", seen, encode, n=8) == "jjjj jjjj\n"
+
+
 def test_batchify_cuts_the_text_into_contiguous_parallel_streams():
     streams = text.batchify(np.arange(23), 4)
     assert streams.shape == (5, 4)

@@ -17,10 +17,23 @@ Their canonical format: one sentence per line, characters separated by single sp
 "_" between words. Each character becomes a symbol, "_" included, and every line ends
 with an end-of-line symbol "\\n", giving the usual 50-symbol alphabet.
 
+"stdlib": the Python standard library's own source, the `.py` files of the running
+interpreter outside its test suites (about 12 MB on Python 3.11): real text where long
+context matters (indentation, matching brackets, names defined far above). It is split
+by top-level module or package, not by position: the SHA-256 of the name puts each in
+training, validation (5 %) or test (5 %), so near-copies inside a package (the codecs of
+`encodings`, say) stay on one side. A file whose content repeats one already taken is
+dropped, and so is every line of validation and test inside a 100-character stretch
+that also occurs in training: no 100 characters of a held-out part were seen in
+training. `corpus.sha256` covers every file's path and content hash and the Python
+version: another interpreter gives another corpus.
+
 A path: any UTF-8 text; the split is contiguous (the first 90 % trains).
 """
 import hashlib
 import os
+import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +50,9 @@ PTB_ARCHIVE = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
 PTB_SHA256 = {"ptb.char.train.txt": None, "ptb.char.valid.txt": None, "ptb.char.test.txt": None}
 
 MIN_CHARS = 100      # below this a "corpus" cannot fill a validation split
+STDLIB_SKIP = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
+STDLIB_SPLIT = {"valid": 5, "test": 5}     # per cent of top-level names, by their hash
+COPY_WINDOW = 100                          # held-out text shares no stretch this long with training
 
 
 @dataclass(frozen=True)
@@ -135,10 +151,105 @@ def load_ptb_chars(directory=None):
     return corpus_from_symbols("ptb", parts, digest)
 
 
+def stdlib_files(root=None):
+    """[(relative path, text)] of the standard library's .py files outside the test suites, sorted,
+    each content once (the first path in sorted order keeps it)."""
+    root = Path(root if root is not None else sysconfig.get_paths()["stdlib"])
+    if not root.is_dir():
+        raise DataFileError(f"the standard library is not at {root}: cannot build the stdlib corpus")
+    paths = []
+    for directory, subdirs, names in os.walk(root):
+        subdirs[:] = [d for d in subdirs if d not in STDLIB_SKIP]     # test suites, installed packages
+        paths += [Path(directory) / n for n in names if n.endswith(".py")]
+    files, seen = [], set()
+    for path in sorted(paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue                                  # unreadable or not UTF-8: not part of the corpus
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            files.append((path.relative_to(root).as_posix(), text))
+    if not files:
+        raise DataFileError(f"no .py files under {root}: cannot build the stdlib corpus")
+    return files
+
+
+def stdlib_part(relative_path):
+    """"train", "valid" or "test", fixed by the SHA-256 of the top-level module or package name."""
+    top = relative_path.split("/")[0].removesuffix(".py")
+    bucket = int(hashlib.sha256(top.encode("utf-8")).hexdigest(), 16) % 100
+    return ("valid" if bucket < STDLIB_SPLIT["valid"] else
+            "test" if bucket < STDLIB_SPLIT["valid"] + STDLIB_SPLIT["test"] else "train")
+
+
+def window_hashes(ids, n=COPY_WINDOW):
+    """uint64 hash of every n-symbol window of an id array (a polynomial hash, wrapping mod 2^64)."""
+    shifted = ids.astype(np.uint64) + np.uint64(1)          # no symbol hashes as 0
+    m = len(ids) - n + 1
+    h = np.zeros(max(m, 0), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(n if m > 0 else 0):
+            h *= np.uint64(1_000_003)
+            h += shifted[k:k + m]
+    return h
+
+
+def copied_windows(ids, seen_sorted, n=COPY_WINDOW):
+    """Boolean per window of `ids`: does its hash occur in `seen_sorted` (sorted window hashes)?"""
+    h = window_hashes(ids, n)
+    i = np.minimum(np.searchsorted(seen_sorted, h), len(seen_sorted) - 1)
+    return seen_sorted[i] == h if len(seen_sorted) else np.zeros(len(h), bool)
+
+
+def drop_copied_lines(text, seen_sorted, encode, n=COPY_WINDOW):
+    """`text` without every line that touches an n-character window found in `seen_sorted`;
+    repeated until none is left (dropping lines makes new windows)."""
+    while True:
+        ids = encode(text)
+        hits = np.flatnonzero(copied_windows(ids, seen_sorted, n))
+        if not len(hits):
+            return text
+        covered = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.add.at(covered, hits, 1)
+        np.add.at(covered, hits + n, -1)
+        newline = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) == ord("\n")
+        line_of = np.cumsum(newline) - newline                # a line's "\n" belongs to it
+        bad = set(np.unique(line_of[np.cumsum(covered)[:-1] > 0]).tolist())
+        text = "\n".join(line for i, line in enumerate(text.split("\n")) if i not in bad)
+
+
+def load_stdlib(root=None):
+    """The stdlib corpus: split by top-level name, each part's files joined by a blank line,
+    held-out lines copied from training dropped."""
+    files = stdlib_files(root)
+    parts = {"train": [], "valid": [], "test": []}
+    record = hashlib.sha256(f"python {sys.version.split()[0]}\n".encode())
+    for rel, text in files:
+        parts[stdlib_part(rel)].append(text)
+        record.update(f"{rel}\t{hashlib.sha256(text.encode('utf-8')).hexdigest()}\n".encode())
+    texts = ["\n\n".join(parts[k]) for k in ("train", "valid", "test")]
+    symbols = sorted(set().union(*map(set, texts)))
+    table = np.zeros(max(map(ord, symbols)) + 1, dtype=np.int64)
+    table[[ord(c) for c in symbols]] = np.arange(len(symbols))
+
+    def encode(text):
+        return table[np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)]
+    seen = np.sort(window_hashes(encode(texts[0])))
+    texts[1:] = [drop_copied_lines(t, seen, encode) for t in texts[1:]]
+    if min(map(len, texts[1:])) < MIN_CHARS:
+        raise DataFileError(f"the standard library under {root or 'this Python'} gives too little text "
+                            "to fill the validation and test parts")
+    return corpus_from_symbols("stdlib", texts, record.hexdigest())
+
+
 def load_corpus(name):
-    """"embedded", "ptb", or the path of a UTF-8 text file."""
+    """"embedded", "stdlib", "ptb", or the path of a UTF-8 text file."""
     if name == "embedded":
         return corpus_from_text("embedded", embedded_text())
+    if name == "stdlib":
+        return load_stdlib()
     if name == "ptb":
         return load_ptb_chars()
     return corpus_from_text(os.path.basename(str(name)), read_text_file(name))
