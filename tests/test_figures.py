@@ -115,7 +115,7 @@ def test_make_figures_quick_writes_every_feed_forward_figure(tmp_path):
     paths = figures.make_figures(str(tmp_path), quick=True, only=["locking", "sg", "results"])
     names = {p.rsplit("/", 1)[-1] for p in paths}
     assert names == {"timeline_backprop.png", "timeline_dni.png", "timeline_unlock.png", "locking.png",
-                     "locking.gif", "sg_cosine.png", "sg_cosine_dni.png", "results_table.png",
+                     "locking.gif", "sg_cosine.png", "sg_cosine_dni.png", "sg_cosine_rnn.png", "results_table.png",
                      "results_dots.png", "results_curves.png", "results.md", "results_runs.json.gz",
                      "summary_locking.json", "summary_sg.json", "summary_results.json"}
     assert all((tmp_path / n).stat().st_size > 1000 for n in names if n.endswith((".png", ".gif")))
@@ -124,6 +124,7 @@ def test_make_figures_quick_writes_every_feed_forward_figure(tmp_path):
     assert [s["module_1_updated_before_last_forward"] for s in locking["dni"]] == [True, True]
     sg = json.loads((tmp_path / "summary_sg.json").read_text())["sg"]
     assert sg["cdni"]["first_mean_cosine"] == 0.0     # M starts at zero
+    assert -1 <= sg["copy_dni_T3"]["max_cosine"] <= 1 and sg["copy_dni_T3"]["steps"] == 40
     results = json.loads((tmp_path / "summary_results.json").read_text())["results"]
     assert np.isfinite(results["cells"]["3-layer FCN | backprop"]["mean"])
     assert set(results["chosen"]) == {"lr", "sg_lr", "input_lr", "paper_sg_lr"}

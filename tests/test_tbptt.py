@@ -1,4 +1,6 @@
 """Truncated BPTT and DNI for RNNs: exactness at T = L, the oracle synthetic gradient, M's target."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -77,6 +79,19 @@ def test_tbptt_with_shorter_windows_is_truncated_and_loses_the_long_range_gradie
     assert rel_error(truncated["core.W_h"], full["core.W_h"]) > 1e-3
 
 
+def _boundaries(model, tokens, targets, mask, T):
+    """[(joined state h_k, per-sequence true gradient of all losses after k)] at k = T, 2T, ... < L."""
+    out, state = [], None
+    for k in range(T, L, T):
+        _, state = model.forward(tokens[k - T:k], state)
+        loss_fn = SequenceCrossEntropy()
+        logits, _ = model.forward(tokens[k:], state)
+        loss_fn.forward(logits, targets[k:], mask[k:])
+        d_state = model.backward(loss_fn.backward())
+        out.append((backend.to_numpy(join_state(state)), N * backend.to_numpy(join_state(d_state))))
+    return out
+
+
 class OracleM:
     """A synthetic-gradient model that knows the true future gradient at every window boundary.
 
@@ -99,20 +114,37 @@ class OracleM:
 @pytest.mark.parametrize("T", [2, 3])
 def test_an_oracle_synthetic_gradient_makes_tbptt_equal_full_bptt(float64, rng, T):
     model, tokens, targets, mask = make_problem(rng)
-    boundaries, state = [], None
-    for k in range(T, L, T):                  # true d(losses after step k) / d state_k, from BPTT over the rest
-        _, state = model.forward(tokens[k - T:k], state)
-        loss_fn = SequenceCrossEntropy()
-        logits, _ = model.forward(tokens[k:], state)
-        loss_fn.forward(logits, targets[k:], mask[k:])
-        d_state = model.backward(loss_fn.backward())
-        boundaries.append((backend.to_numpy(join_state(state)), N * backend.to_numpy(join_state(d_state))))
+    boundaries = _boundaries(model, tokens, targets, mask, T)   # true d(losses after k) / d state_k, by BPTT
     full = full_bptt_grads(model, tokens, targets, mask)
     trainer = TBPTT(model, T=T, method="dni")
     trainer.M = OracleM(boundaries)
     grads = recorded_grads(trainer, tokens, targets, mask)
     for name in full:
         assert rel_error(grads[name], full[name]) < 1e-10, name
+
+
+def test_future_gradient_quality_scores_an_oracle_m_1_its_negative_minus_1_and_a_zero_m_0(float64, rng):
+    model, tokens, targets, mask = make_problem(rng)
+    trainer = TBPTT(model, T=2, method="dni")
+    assert [q["cosine"] for q in trainer.future_gradient_quality(tokens, targets, mask)] == [0.0, 0.0, 0.0]
+    boundaries = _boundaries(model, tokens, targets, mask, 2)
+    trainer.M = OracleM(boundaries)
+    quality = trainer.future_gradient_quality(tokens, targets, mask)
+    assert [q["step"] for q in quality] == [2, 4, 6]
+    assert all(abs(q["cosine"] - 1) < 1e-12 and q["relative_error"] < 1e-10 for q in quality), quality
+    trainer.M = OracleM([(s, -g) for s, g in boundaries])
+    assert all(abs(q["cosine"] + 1) < 1e-12 for q in trainer.future_gradient_quality(tokens, targets, mask))
+    with pytest.raises(ValueError, match="dni"):
+        TBPTT(model, T=2).future_gradient_quality(tokens, targets, mask)
+
+
+def test_the_true_future_gradient_matches_finite_differences_of_the_later_losses(float64, rng):
+    model, tokens, targets, mask = make_problem(rng)
+    (s, grad), *_ = _boundaries(model, tokens, targets, mask, 3)
+    s = backend.to_device(s)
+    numerical = numerical_grad(lambda: float(backend.to_numpy(
+        full_loss(model, tokens, targets, mask, start=3, state=split_state(s, 2)))), s)
+    assert rel_error(N * numerical, grad) < 1e-7
 
 
 class SpyM:
@@ -215,6 +247,18 @@ def test_unknown_method_and_bad_T_are_rejected(rng):
         TBPTT(model, T=3, method="cdni")
     with pytest.raises(ValueError, match="at least 1"):
         TBPTT(model, T=0)
+
+
+def test_copy_diagnostics_leave_training_exactly_as_without_them():
+    from minidni.experiments import RNNConfig
+    from minidni.experiments.recurrent import run_copy
+    plain = RNNConfig(task="copy", method="dni", T=2, steps=30, quick=True).check().resolved()
+    watched = run_copy(dataclasses.replace(plain, diagnose_every=10))
+    assert [d["step"] for d in watched["diagnostics"]] == [10, 20, 30]
+    assert all(d["cosine"] is None or -1 <= d["cosine"] <= 1 for d in watched["diagnostics"])
+    unwatched = run_copy(plain)
+    assert "diagnostics" not in unwatched and watched["solved"] == unwatched["solved"]
+    assert [(h["bits"], h["n"]) for h in watched["history"]] == [(h["bits"], h["n"]) for h in unwatched["history"]]
 
 
 def test_quick_runs_of_every_task_and_method_produce_results_and_figures(tmp_path):

@@ -53,7 +53,8 @@ class RNNConfig:
     seed: int = option(0, "seeds weights, data and batch order")
     steps: Optional[int] = option(None, "copy tasks: training batches", default_text="4000; 40 with --quick")
     chars: Optional[int] = option(None, "charlm: training characters", default_text="3,000,000; 20,000 with --quick")
-    corpus: str = option("embedded", "charlm: embedded (pydoc_data.topics), ptb, or a UTF-8 text file")
+    corpus: str = option("embedded", "charlm: embedded (pydoc_data.topics), stdlib (the standard "
+                                     "library's source, split by package), ptb, or a UTF-8 text file")
     hidden: Optional[int] = option(None, "LSTM units", default_text="64 copy tasks, 128 charlm; 16 with --quick")
     cell: str = option("lstm", "recurrent core", choices=("lstm", "rnn"))
     batch_size: Optional[int] = option(None, "sequences per batch", default_text="32")
@@ -67,6 +68,8 @@ class RNNConfig:
     patience: int = option(20, "curriculum: steps averaged")
     eval_every: Optional[int] = option(None, "steps between records", default_text="100 records (charlm: 40)")
     eval_chars: Optional[int] = option(None, "charlm: validation characters", default_text="20000; 2000 with --quick")
+    diagnose_every: int = option(0, "copy tasks, dni: every K steps, the cosine between M's prediction at each "
+                                    "window boundary and the true future gradient, on a held batch (0: never)")
     quick: bool = option(False, "tiny budgets and sizes: a smoke test")
 
     def check(self):
@@ -74,14 +77,14 @@ class RNNConfig:
         check_choices(self)
         check_at_least(self, 1, "T", "steps", "chars", "hidden", "batch_size", "bits", "patience", "eval_every",
                        "eval_chars")
-        check_at_least(self, 0, "seed")
+        check_at_least(self, 0, "seed", "diagnose_every")
         check_positive(self, "lr", "threshold")
         check_positive(self, "sg_lr", "sg_scale", "aux_weight", zero_ok=True)
         if self.max_repeats is not None and (self.task != "repeat-copy" or self.max_repeats < 1):
             raise UserError(f"--max-repeats takes a positive R, for repeat-copy only (got {self.max_repeats} "
                             f"with {self.task})")
         if not self.corpus:
-            raise UserError("--corpus needs a name (embedded, ptb) or a file")
+            raise UserError("--corpus needs a name (embedded, stdlib, ptb) or a file")
         return self
 
     def resolved(self):
@@ -165,6 +168,9 @@ def run_copy(config, progress=None):
     into windows of T. history: per evaluation {"step", "seconds", "n", "solved", "bits"}
     where bits is the mean training error over the last `patience` steps and seconds
     counts training time only. "solved": the largest N solved within the step budget.
+    With diagnose_every = K (dni methods), "diagnostics" holds every K steps {"step", "n",
+    "cosine", "boundaries"}: TBPTT.future_gradient_quality on a batch of the current length
+    drawn from a generator of its own, so training runs exactly as without it.
     """
     from ..backend import to_numpy
     from ..data.tasks import CopyTask, Curriculum
@@ -174,7 +180,12 @@ def run_copy(config, progress=None):
     curriculum = Curriculum(config.threshold, config.patience)
     eval_every = config.eval_every or max(1, config.steps // 100)
     history, recent, seconds, guard = [], [], 0.0, DivergenceGuard()
+    diagnostics, held = [], np.random.default_rng([config.seed, 1])     # the held batches' own generator
     for step in range(1, config.steps + 1):
+        if config.diagnose_every and trainer.M is not None and step % config.diagnose_every == 0:
+            quality = trainer.future_gradient_quality(*data.batch(curriculum.n, config.batch_size, held))
+            diagnostics.append({"step": step, "n": curriculum.n, "boundaries": quality,
+                                "cosine": float(np.mean([q["cosine"] for q in quality])) if quality else None})
         tokens, targets, mask = data.batch(curriculum.n, config.batch_size, rng)
         start = time.perf_counter()
         bits = float(to_numpy(trainer.sequence(tokens, targets, mask)))    # the curriculum reads every step
@@ -190,7 +201,7 @@ def run_copy(config, progress=None):
                 progress(history[-1])
     return {"task": config.task, "method": config.method, "T": config.T, "seed": config.seed,
             "solved": curriculum.solved, "steps": config.steps, "seconds": seconds, "config": _settings(config),
-            "history": history}
+            "history": history, **({"diagnostics": diagnostics} if config.diagnose_every else {})}
 
 
 def run_charlm(config, progress=None, data=None):

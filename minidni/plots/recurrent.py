@@ -3,6 +3,7 @@
     plot_curves(results, "figures/charlm")   -> charlm_steps.png, charlm_wallclock.png
     plot_copy_table({"copy": [...], "repeat-copy": [...]}, "figures/copy_table.png")
     draw_figures({"copy": [...], "charlm": [...]}, "figures")   # both, and rnn.md
+    plot_future_cosine(result, "figures/sg_cosine_rnn.png")      # a run with diagnose_every
 """
 import os
 
@@ -101,3 +102,31 @@ def draw_figures(by_task, out_dir):
         for task, results in by_task.items():
             f.write(f"## {task}\n\n{results_table(task, results)}\n")
     return paths
+
+
+def plot_future_cosine(result, path):
+    """The recurrent M's quality over training: at each diagnosis, the cosine between M(h_b) and the
+    true gradient of all later losses, the mean over the window boundaries b and the first boundary's;
+    the curriculum's length N on the right-hand axis."""
+    d = [x for x in result["diagnostics"] if x["cosine"] is not None]
+    steps = [x["step"] for x in d]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.plot(steps, [x["cosine"] for x in d], color=COLOURS[result["method"]], label="mean over boundaries")
+    ax.plot(steps, [x["boundaries"][0]["cosine"] for x in d], color=COLOURS[result["method"]], alpha=0.45,
+            linewidth=1.0, label=f"first boundary (step {result['T']})")
+    ax.set_xlabel("training step (batches of sequences)")
+    ax.set_ylabel("cos(M(h_b), true future gradient)")
+    ax.set_ylim(-0.2, 1.0)
+    ax.grid(alpha=0.3)
+    right = ax.twinx()
+    right.step(steps, [x["n"] for x in d], where="post", color="0.5", linestyle=":", label="curriculum N")
+    right.set_ylabel("sequence length N", color="0.4")
+    lines = ax.get_legend_handles_labels()
+    extra = right.get_legend_handles_labels()
+    ax.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8, loc="center right")
+    ax.set_title(f"{result['task'].capitalize()}, {LABELS[result['method']]} T={result['T']}: "
+                 "M's prediction at each window's end", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -160,6 +160,29 @@ class TBPTT:
         dh[0] = self.aux.backward(self.aux_weight * 2 * diff / n)
         return dh
 
+    def future_gradient_quality(self, tokens, targets, mask=None):
+        """How well M predicts the future at each window boundary of whole sequences (L, N).
+
+        For every boundary b = T, 2T, ... before the end, the true gradient of all later
+        losses with respect to the state h_b, per sequence (n times the batch mean's, as M
+        speaks for one sequence): the model runs forward from h_b to the end and back, with
+        no truncation. Returns [{"step": b, "cosine", "relative_error"}] of M(h_b) against
+        it, over all N x state entries. Trains nothing; call it between windows.
+        """
+        if self.M is None:
+            raise ValueError("future_gradient_quality needs a synthetic-gradient model: method dni or dni-aux")
+        model, L, n = self.model, tokens.shape[0], tokens.shape[1]
+        loss_fn, state, out = SequenceCrossEntropy(), None, []
+        for b in range(self.T, L, self.T):
+            _, state = model.forward(tokens[b - self.T:b], state)              # h_b, as training reaches it
+            loss_fn.forward(*model.forward(tokens[b:], state)[:1], targets[b:], None if mask is None else mask[b:])
+            true = n * join_state(model.backward(loss_fn.backward()))          # d(losses after b) / dh_b
+            g_hat = self.M.predict(join_state(state))
+            gd, gg, dd = (float(to_numpy((x * y).sum())) for x, y in ((g_hat, true), (g_hat, g_hat), (true, true)))
+            out.append({"step": b, "cosine": gd / math.sqrt(gg * dd) if gg > 0 and dd > 0 else 0.0,
+                        "relative_error": math.sqrt(max(gg - 2 * gd + dd, 0.0) / dd) if dd > 0 else 0.0})
+        return out
+
     def sequence(self, tokens, targets, mask=None):
         """Train on whole sequences (Copy, Repeat-Copy): tokens, targets: (L, N), from the zero state.
 
