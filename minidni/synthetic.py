@@ -102,7 +102,8 @@ def make_synthetic_model(kind, shape, n_classes=0, hidden=None, rng=None, zero_l
     vectors, and for maps to 128 channels of 5x5 convolutions). The other maps' layers
     are same-padded 3x3 convolutions. The output has the shape of the input.
     n_classes > 0 conditions on the label by `condition` ("bias" or "channels", see above).
-    zero_last=False gives a normally initialised last layer (the synthetic-input models use it).
+    zero_last=False gives a He-initialised last layer, for the gradient checks (a zero last layer
+    would hide the earlier layers' gradients); M itself and the synthetic-input models I start at zero.
     """
     last = "zeros" if zero_last else "he"
     extra = n_classes if n_classes and condition == "channels" else 0      # label inputs of layer 0

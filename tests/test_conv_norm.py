@@ -38,6 +38,7 @@ CONVS = {   # id: (in_channels, out_channels, kernel_size, stride, padding, inpu
 
 POOLS = {   # id: (kernel_size, stride, padding, input shape)
     "2x2": (2, None, 0, (2, 3, 4, 4)),
+    "2x2-ragged": (2, None, 0, (2, 3, 5, 7)),
     "3x3-stride2-pad1-overlapping": (3, 2, 1, (2, 2, 7, 6)),
     "2x3-stride1-overlapping": ((2, 3), 1, 0, (1, 2, 4, 5)),
     "3x3-stride3-pad1-ragged": (3, 3, 1, (2, 2, 7, 5)),
