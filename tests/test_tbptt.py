@@ -241,6 +241,22 @@ def test_evaluate_bits_of_a_uniform_model_is_log2_of_the_alphabet(rng):
     assert bits == pytest.approx(np.log2(V))
 
 
+def test_bounded_sg_input_shows_m_h_and_tanh_c_and_predicts_the_gradient_on_h_and_c(float64, rng):
+    model, tokens, targets, mask = make_problem(rng)
+    trainer = TBPTT(model, T=3, method="dni", sg_input="bounded")
+    spy = SpyM(backend.xp().ones((N, 2 * H)))
+    trainer.M = spy
+    _, (h, c) = trainer.window(tokens[:3], targets[:3], mask[:3])
+    seen = spy.calls[0][1]                              # M's input at the window's end
+    np.testing.assert_array_equal(seen, np.concatenate([backend.to_numpy(h), np.tanh(backend.to_numpy(c))], 1))
+    assert np.abs(backend.to_numpy(c)).max() > 0 and seen.shape == (N, 2 * H)
+    plain = TBPTT(model, T=3, method="dni")
+    assert np.array_equal(backend.to_numpy(plain.m_input((h, c))),
+                          np.concatenate([backend.to_numpy(h), backend.to_numpy(c)], 1))
+    with pytest.raises(ValueError, match="sg_input"):
+        TBPTT(model, T=3, method="dni", sg_input="tanh")
+
+
 def test_unknown_method_and_bad_T_are_rejected(rng):
     model, *_ = make_problem(rng)
     with pytest.raises(ValueError, match="unknown method"):

@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import UserError
 from ..options import check_at_least, check_choices, check_many, check_positive, option
 from ..train.guard import DivergenceGuard
+from ..train.tbptt import SG_INPUTS
 
 TASKS = ("copy", "repeat-copy", "charlm")
 METHODS = ("bptt", "dni", "dni-aux")
@@ -62,6 +63,8 @@ class RNNConfig:
     sg_lr: Optional[float] = option(None, "Adam learning rate of M", default_text="1e-3 copy tasks, 1e-4 charlm")
     sg_scale: Optional[float] = option(None, "multiply g_hat where it is used", default_text="1 copy tasks, 0.1 charlm")
     aux_weight: float = option(1.0, "dni-aux: weight of the auxiliary loss")
+    sg_input: str = option("state", "dni: what M reads: state ((h, c) as they are) or bounded ((h, tanh c): "
+                                    "on an unending stream c can grow into the thousands)", choices=SG_INPUTS)
     bits: Optional[int] = option(None, "copy tasks: bits per pattern", default_text="1")
     max_repeats: Optional[int] = option(None, "repeat-copy: largest number of repeats R", default_text="2")
     threshold: float = option(0.15, "curriculum: error in bits per step below which N grows")
@@ -153,7 +156,7 @@ def _trainer(n_in, n_out, config, rng):
     from ..train.tbptt import TBPTT
     model = SequenceModel(n_in, n_out, config.hidden, rng, cell=config.cell)
     return TBPTT(model, config.T, config.method, lr=config.lr, sg_lr=config.sg_lr, sg_scale=config.sg_scale,
-                 aux_weight=config.aux_weight, rng=rng)
+                 aux_weight=config.aux_weight, sg_input=config.sg_input, rng=rng)
 
 
 def _settings(config):

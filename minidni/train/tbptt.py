@@ -20,7 +20,8 @@ window later. The prediction regressed onto delta_t is M's at h_t, the *start* s
 of the window whose backward pass produced delta_t (re-evaluated with M's current
 weights), never the one at the end.
 
-For the LSTM, h is the concatenated (h, c): M sees and predicts both (§3.1).
+For the LSTM, h is the concatenated (h, c): M sees and predicts both (§3.1). With
+sg_input="bounded" M reads (h, tanh c) instead and still predicts the gradient on (h, c).
 
 DNI + Aux (§3.1, "auxiliary task"): the core also predicts the synthetic gradient T
 steps ahead. Here a linear head A on the core's first output of the window h_{t+1} is
@@ -46,6 +47,7 @@ from ..synthetic import Regressor, make_synthetic_model
 from ..trace import Trace
 
 METHODS = ("bptt", "dni", "dni-aux")
+SG_INPUTS = ("state", "bounded")     # what M reads: (h, c) as they are, or (h, tanh c)
 
 
 class SequenceCrossEntropy:
@@ -90,9 +92,12 @@ class TBPTT:
     """
 
     def __init__(self, model, T, method="bptt", optimizer="adam", lr=1e-3, sg_lr=1e-4, sg_scale=1.0,
-                 aux_weight=1.0, rng=None, trace=None):
+                 aux_weight=1.0, sg_input="state", rng=None, trace=None):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
+        if sg_input not in SG_INPUTS:
+            raise ValueError(f"unknown sg_input {sg_input!r}: choose from {', '.join(SG_INPUTS)}")
+        self.sg_input = sg_input
         if T < 1:
             raise ValueError(f"the truncation length T must be at least 1, got {T}")
         self.model, self.T, self.method = model, T, method
@@ -128,7 +133,7 @@ class TBPTT:
         g_hat = None                                                  # no synthetic gradient: truncation
         if self.M is not None and not last:
             with trace.event(0, "sg_predict", t):
-                g_hat = self.M.predict(join_state(h_tT))              # ~ d(future losses) / dh_{t+T}, per sequence
+                g_hat = self.M.predict(self.m_input(h_tT))              # ~ d(future losses) / dh_{t+T}, per sequence
 
         dh_aux = None
         if self.aux is not None and g_hat is not None:
@@ -146,9 +151,18 @@ class TBPTT:
 
         if self.M is not None:
             with trace.event(0, "sg_update", t):
-                self.M.predict(join_state(h_t))                      # M at the window's START state ...
+                self.M.predict(self.m_input(h_t))                    # M at the window's START state ...
                 self.sg_loss = self.M.fit(n * join_state(delta_t))   # ... fitted to what arrived there
         return loss, h_tT
+
+    def m_input(self, state):
+        """What M reads of a state: join_state(state), or with sg_input="bounded" the LSTM's
+        (h, tanh c). On an unending stream some units of c grow into the thousands; a linear
+        M's prediction grows with them and the bootstrapped target feeds it back. tanh(c) is
+        what h is made of (h = o tanh c), bounded. M still predicts the gradient on (h, c)."""
+        if self.sg_input == "bounded" and len(state) == 2:
+            return join_state((state[0], array_module(state[1]).tanh(state[1])))
+        return join_state(state)
 
     def _aux_task(self, g_hat):
         """DNI + Aux: A(h_{t+1}) ~ g_hat = M(h_{t+T}); returns the aux loss's gradient on the core's outputs."""
@@ -177,7 +191,7 @@ class TBPTT:
             _, state = model.forward(tokens[b - self.T:b], state)              # h_b, as training reaches it
             loss_fn.forward(*model.forward(tokens[b:], state)[:1], targets[b:], None if mask is None else mask[b:])
             true = n * join_state(model.backward(loss_fn.backward()))          # d(losses after b) / dh_b
-            g_hat = self.M.predict(join_state(state))
+            g_hat = self.M.predict(self.m_input(state))
             gd, gg, dd = (float(to_numpy((x * y).sum())) for x, y in ((g_hat, true), (g_hat, g_hat), (true, true)))
             out.append({"step": b, "cosine": gd / math.sqrt(gg * dd) if gg > 0 and dd > 0 else 0.0,
                         "relative_error": math.sqrt(max(gg - 2 * gd + dd, 0.0) / dd) if dd > 0 else 0.0})
