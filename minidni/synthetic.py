@@ -22,9 +22,11 @@ the label (cDNI) takes one of two forms, `condition`:
   edges the label's effect depends on position; for vectors the two forms are the same
   function.
 """
+import math
+
 import numpy as np
 
-from .backend import array_module
+from .backend import array_module, to_numpy
 from .losses import MSE
 from .nn import BatchNorm, Conv2d, Linear, ReLU, Sequential
 from .nn.module import Flatten, Reshape, parameter, skip_input_grad
@@ -165,3 +167,11 @@ class Regressor:
         self.model.backward(self.l2.backward())
         self.optimizer.step()
         return loss
+
+
+def gradient_agreement(g_hat, delta):
+    """{"cosine", "relative_error"} of a synthetic gradient against the true one, over all entries:
+    cos = <g_hat, delta> / (|g_hat| |delta|) (0 where either is 0), |g_hat - delta| / |delta|."""
+    gd, gg, dd = (float(to_numpy((a * b).sum())) for a, b in ((g_hat, delta), (g_hat, g_hat), (delta, delta)))
+    return {"cosine": gd / math.sqrt(gg * dd) if gg > 0 and dd > 0 else 0.0,
+            "relative_error": math.sqrt(max(gg - 2 * gd + dd, 0.0) / dd) if dd > 0 else 0.0}

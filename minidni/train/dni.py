@@ -18,17 +18,16 @@ gradient. With `update_prob` p < 1 each module updates on a step only with proba
 and I_i is fitted to the real input when module i-1 has produced it: every module then
 runs forward, backward and update without waiting for any other (complete unlock).
 """
-import math
 
 import numpy as np
 
-from ..backend import get_dtype, to_numpy, xp
+from ..backend import get_dtype, xp
 from ..losses import SoftmaxCrossEntropy
 from ..nn import Sequential
 from ..nn.module import skip_input_grad
 from ..nn.norm import recompute_statistics
 from ..optim import make_optimizer
-from ..synthetic import Regressor, make_input_model, make_synthetic_model
+from ..synthetic import Regressor, gradient_agreement, make_input_model, make_synthetic_model
 from ..trace import Trace
 
 # The defaults of the network's, M's and I's learning rates: what the validation search chose
@@ -168,11 +167,7 @@ class DNI:
         c = y if self.conditional else None
         out = []
         for i, sg in enumerate(self.sgs):
-            g, d = sg.model.forward(hs[i], c), deltas[i]
-            gd, gg, dd = (float(to_numpy((a * b).sum())) for a, b in ((g, d), (g, g), (d, d)))
-            cos = gd / math.sqrt(gg * dd) if gg > 0 and dd > 0 else 0.0
-            rel = math.sqrt(max(gg - 2 * gd + dd, 0.0) / dd) if dd > 0 else 0.0
-            out.append({"module": i, "cosine": cos, "relative_error": rel})
+            out.append({"module": i, **gradient_agreement(sg.model.forward(hs[i], c), deltas[i])})
         return out
 
 

@@ -43,7 +43,7 @@ from ..backend import array_module, to_numpy
 from ..nn import Linear
 from ..nn.recurrent import join_state, split_state
 from ..optim import make_optimizer
-from ..synthetic import Regressor, make_synthetic_model
+from ..synthetic import Regressor, gradient_agreement, make_synthetic_model
 from ..trace import Trace
 
 METHODS = ("bptt", "dni", "dni-aux")
@@ -189,12 +189,10 @@ class TBPTT:
         loss_fn, state, out = SequenceCrossEntropy(), None, []
         for b in range(self.T, L, self.T):
             _, state = model.forward(tokens[b - self.T:b], state)              # h_b, as training reaches it
-            loss_fn.forward(*model.forward(tokens[b:], state)[:1], targets[b:], None if mask is None else mask[b:])
+            logits, _ = model.forward(tokens[b:], state)                       # the rest of the sequence
+            loss_fn.forward(logits, targets[b:], None if mask is None else mask[b:])
             true = n * join_state(model.backward(loss_fn.backward()))          # d(losses after b) / dh_b
-            g_hat = self.M.predict(self.m_input(state))
-            gd, gg, dd = (float(to_numpy((x * y).sum())) for x, y in ((g_hat, true), (g_hat, g_hat), (true, true)))
-            out.append({"step": b, "cosine": gd / math.sqrt(gg * dd) if gg > 0 and dd > 0 else 0.0,
-                        "relative_error": math.sqrt(max(gg - 2 * gd + dd, 0.0) / dd) if dd > 0 else 0.0})
+            out.append({"step": b, **gradient_agreement(self.M.predict(self.m_input(state)), true)})
         return out
 
     def sequence(self, tokens, targets, mask=None):
