@@ -2,9 +2,10 @@
 
 nbmake executes every notebook (`--nbmake` in setup.cfg); these tests check the house
 style that execution cannot: numbered names with no gaps, short code cells, a title
-first, the quick setting read, no library code defined in a notebook, and "Next" links
-that lead somewhere. `style_problems` is the one function that judges a notebook; the
-tests at the bottom feed it broken notebooks to show that each rule can fail.
+first, the quick setting read, no library code defined in a notebook (except in a cell
+tagged "exercise": a stub the reader completes), and "Next" links that lead somewhere.
+`style_problems` is the one function that judges a notebook; the tests at the bottom
+feed it broken notebooks to show that each rule can fail.
 """
 import ast
 import json
@@ -17,6 +18,7 @@ TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 NOTEBOOKS = sorted(TUTORIALS.glob("*.ipynb"))
 MAX_CELL_LINES = 40      # a code cell is read at a glance
 MAX_DEF_LINES = 3        # a helper this short is a formula; anything longer belongs in minidni/
+EXERCISE_TAG = "exercise"  # a cell's metadata tag: the reader writes this function (minidni.exercises checks it)
 NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
 NEXT_LINKS = re.compile(r"\*\*Next:\*\*(.*)", re.S)
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -61,13 +63,19 @@ def style_problems(path):
     for i, src in code:
         if len(src.splitlines()) > MAX_CELL_LINES:
             problems.append(f"cell {i}: {len(src.splitlines())} lines of code (at most {MAX_CELL_LINES})")
+        exercise = EXERCISE_TAG in cells[i].get("metadata", {}).get("tags", [])
         try:
             for kind, name, lines in _long_definitions(src):
-                problems.append(f"cell {i}: {kind} {name} is {lines} lines long: library code belongs in minidni/")
+                if not exercise:
+                    problems.append(f"cell {i}: {kind} {name} is {lines} lines long: library code belongs in minidni/")
         except SyntaxError as e:
             problems.append(f"cell {i}: not valid Python ({e.msg}, line {e.lineno})")
     if not any("quick()" in src for _, src in code):
         problems.append("never reads the quick setting (QUICK = quick() from minidni.experiments)")
+    markdown = [_source(c) for c in cells if c.get("cell_type") == "markdown"]
+    for heading in ("**Learning goals", "**What to try next"):
+        if not any(heading in m for m in markdown):
+            problems.append(f"no {heading.strip('*')} cell (a markdown cell with '{heading}**')")
     for i, cell in enumerate(cells):
         if cell.get("cell_type") != "markdown":
             continue
@@ -101,15 +109,20 @@ def test_every_tutorial_follows_the_house_style(path):
 # --- the rules can fail: broken notebooks, judged by the same function ---
 
 def _write(tmp_path, cells, name="01_example.ipynb", nbformat=4):
+    """cells: (kind, source) or (kind, source, tags)."""
     nb = {"nbformat": nbformat, "nbformat_minor": 5, "metadata": {},
-          "cells": [{"cell_type": kind, "metadata": {}, "source": src} for kind, src in cells]}
+          "cells": [{"cell_type": kind, "metadata": {"tags": tags[0]} if tags else {}, "source": src}
+                    for kind, src, *tags in cells]}
     path = tmp_path / name
     path.write_text(json.dumps(nb))
     return path
 
 
-GOOD = [("markdown", "# 01 · Example\n\nText.\n\n**Next:** [02 · More](02_more.ipynb)."),
-        ("code", "from minidni.experiments import quick\n\nQUICK = quick()")]
+GOOD = [("markdown", "# 01 · Example\n\nText."),
+        ("markdown", "**Learning goals.** After this notebook you can: write an example."),
+        ("code", "from minidni.experiments import quick\n\nQUICK = quick()"),
+        ("markdown", "**What to try next**\n\n- change x."),
+        ("markdown", "**Next:** [02 · More](02_more.ipynb).")]
 
 
 def test_a_well_formed_notebook_has_no_problems(tmp_path):
@@ -121,20 +134,42 @@ def test_a_well_formed_notebook_has_no_problems(tmp_path):
     ([("code", "x = 1")] + GOOD, "first cell is not a markdown title"),
     ([("markdown", "# 03 · Wrong number")] + GOOD[1:], "file's number 01"),
     (GOOD + [("code", "\n".join(f"x{k} = {k}" for k in range(41)))], "41 lines of code"),
-    (GOOD[:1] + [("code", "x = 1")], "never reads the quick setting"),
+    (GOOD[:2] + [("code", "x = 1")] + GOOD[3:], "never reads the quick setting"),
+    (GOOD[:1] + GOOD[2:], "no Learning goals cell"),
+    (GOOD[:3] + GOOD[4:], "no What to try next cell"),
     (GOOD + [("code", "def f(x):\n    y = x + 1\n    y = y * 2\n    return y")], "def f is 4 lines long"),
     (GOOD + [("code", "class Layer:\n    a = 1\n    b = 2\n    c = 3")], "class Layer is 4 lines long"),
     (GOOD + [("code", "x = (")], "not valid Python"),
-], ids=["title", "title-number", "long-cell", "no-quick", "long-def", "long-class", "syntax"])
+], ids=["title", "title-number", "long-cell", "no-quick", "no-goals", "no-what-next", "long-def", "long-class",
+        "syntax"])
 def test_a_notebook_breaking_a_rule_is_reported(tmp_path, cells, expected):
     (tmp_path / "02_more.ipynb").write_text("{}")
     problems = style_problems(_write(tmp_path, cells))
     assert any(expected in p for p in problems), problems
 
 
+def test_only_a_cell_tagged_exercise_may_define_a_long_function(tmp_path):
+    (tmp_path / "02_more.ipynb").write_text("{}")
+    stub = 'def f(x):\n    """x: (N, D) -> (N, D)."""\n    y = x\n    raise NotImplementedError'
+    problems = {tags: style_problems(_write(tmp_path, GOOD + [("code", stub, list(tags))]))
+                for tags in [(), ("exercise",), ("solution",)]}
+    assert problems == {(): ["cell 5: def f is 4 lines long: library code belongs in minidni/"],
+                        ("exercise",): [],
+                        ("solution",): ["cell 5: def f is 4 lines long: library code belongs in minidni/"]}
+
+
+def test_an_exercise_cell_still_keeps_to_the_cell_length_and_valid_python(tmp_path):
+    (tmp_path / "02_more.ipynb").write_text("{}")
+    long_stub = "def f(x):\n" + "\n".join(f"    x{k} = {k}" for k in range(41))
+    problems = style_problems(_write(tmp_path, GOOD + [("code", long_stub, ["exercise"]),
+                                                      ("code", "def f(", ["exercise"])]))
+    assert problems[0] == "cell 5: 42 lines of code (at most 40)"
+    assert problems[1].startswith("cell 6: not valid Python") and len(problems) == 2
+
+
 def test_a_next_link_to_a_missing_notebook_is_reported(tmp_path):
     problems = style_problems(_write(tmp_path, GOOD))          # 02_more.ipynb does not exist here
-    assert problems == ["cell 0: the Next link 02_more.ipynb leads to no file"]
+    assert problems == ["cell 4: the Next link 02_more.ipynb leads to no file"]
 
 
 def test_invalid_json_and_old_nbformat_are_reported(tmp_path):

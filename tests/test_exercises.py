@@ -1,0 +1,248 @@
+"""The exercise checker: the references pass, a stub gets the reference, and each common
+mistake is rejected with a message that names it. Everything is checked in float64."""
+import inspect
+import math
+import re
+
+import numpy as np
+import pytest
+
+from minidni import exercise_solutions as solutions
+from minidni import get_dtype
+from minidni.exercises import (ARRAY_EXERCISES, CHECKS, VALUE_EXERCISES, ExerciseError, _dni_schedule, _one_step,
+                               _parameters, _twin_trainers, check, show_solution)
+from minidni.experiments.locking import waiting_intervals
+from minidni.losses import MSE, SoftmaxCrossEntropy
+from minidni.models import build_mlp
+from minidni.synthetic import Regressor, gradient_agreement
+from minidni.train import DNI, Backprop
+
+
+def _stub(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_every_reference_solution_passes_its_own_check(name, capsys):
+    reference = getattr(solutions, name)
+    assert check(name, reference) is reference
+    assert capsys.readouterr().out.startswith(f"correct: {name}: ")
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_a_stub_that_raises_not_implemented_gets_the_reference_and_says_so(name, capsys):
+    assert check(name, _stub) is getattr(solutions, name)
+    assert f"not attempted: using the reference solution for {name}; show_solution('{name}')" in capsys.readouterr().out
+    show_solution(name)
+    assert f"def {name}(" in capsys.readouterr().out
+
+
+def test_the_checker_works_in_float64_and_restores_the_dtype_even_when_the_answer_is_wrong():
+    seen = []
+    with pytest.raises(ExerciseError):
+        check("relu_backward", lambda x, dy: seen.append(x.dtype) or dy)
+    assert seen == [np.float64] and get_dtype() == np.float32
+
+
+def test_an_unknown_exercise_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown exercise 'linear': choose linear_backward, relu_backward"):
+        check("linear", _stub)
+
+
+@pytest.mark.parametrize("name, fn, expected", [
+    ("linear_backward", lambda x, W, dy: (dy @ W, x.T @ dy, dy.sum(0)),
+     r"dx differs from the reference by 0.59 \(relative\); did you forget the transpose of W\? dx = dy Wᵀ"),
+    ("linear_backward", lambda x, W, dy: (dy @ W.T, dy.T @ x, dy.sum(0)), "dW differs .*that is dW transposed"),
+    ("linear_backward", lambda x, W, dy: (dy @ W.T, x.T @ dy),
+     r"returned tuple of length 2; expected the 3 arrays \(dx, dW, db\)"),
+    ("linear_backward", lambda x, W, dy: (dy @ W.T, x.T @ dy, 0 * dy[0]), "db differs .*db is zero"),
+    ("linear_backward", lambda x, W, dy: (dy @ W.T, x.T @ dy, dy.mean(0)), "db .*not the mean"),
+    ("linear_backward", lambda x, W, dy: (dy @ W.T, x.T @ dy, dy.sum(0, keepdims=True)),
+     r"db has shape \(1, 4\), expected \(4,\)"),
+    ("linear_backward", lambda x, W, dy: (dy @ W.T, (x.T @ dy).reshape(W.T.shape), dy.sum(0)),
+     r"on x \(5, 4\), W \(4, 3\), dy \(5, 3\): dW has shape \(3, 4\), expected \(4, 3\)"),
+    ("linear_backward", lambda x, W, dy: ((dy @ W.T).astype(np.float32), x.T @ dy, dy.sum(0)),
+     "dx has dtype float32, expected float64"),
+    ("linear_backward", lambda x, W, dy: (dy @ W.T, x @ dy, dy.sum(0)),
+     r"linear_backward raised ValueError: .* \(on x \(5, 4\), W \(4, 4\), dy \(5, 4\)\)"),
+    ("relu_backward", lambda x, dy: dy * (dy > 0), r"the mask is \[x > 0\], from the layer's input x, not from dy"),
+    ("relu_backward", lambda x, dy: 1.0 * (x > 0), "you dropped dy"),
+    ("relu_backward", lambda x, dy: x > 0, "dx has dtype bool, expected float64"),
+    ("relu_backward", lambda x, dy: dy * np.maximum(x, 0), r"not by max\(x, 0\)"),
+    ("sg_target", lambda x, W, b, g_hat: g_hat @ W.T, r"did you forget the ReLU\?"),
+    ("sg_target", lambda x, W, b, g_hat: (g_hat * (x > 0)) @ W.T, r"the mask is \[z > 0\] of the ReLU's input"),
+    ("sg_target", lambda x, W, b, g_hat: (g_hat * (x @ W + b > 0)) @ W, r"did you forget the transpose of W\?"),
+], ids=["dx-no-transpose", "dW-transposed", "no-bias-gradient", "db-zero", "db-mean", "db-keepdims",
+        "dW-wrong-shape", "dx-float32", "dW-crash", "relu-mask-of-dy", "relu-no-dy", "relu-bool", "relu-times-x",
+        "target-no-relu", "target-mask-of-x", "target-no-transpose"])
+def test_a_wrong_answer_is_rejected_with_a_message_that_names_the_mistake(name, fn, expected):
+    with pytest.raises(ExerciseError, match=expected):
+        check(name, fn)
+
+
+# --- every hint: the reference with one output computed by the hint's wrong formula is rejected with that hint ---
+
+def _parameter_names(name):
+    return list(inspect.signature(getattr(solutions, name)).parameters)
+
+
+def _with_one_output_wrong(name, key, formula):
+    """The reference of array exercise `name`, but output `key` is formula(...): one mistake."""
+    outputs, names = ARRAY_EXERCISES[name][0], _parameter_names(name)
+
+    def wrong(*args):
+        values = list(getattr(solutions, name)(*args)) if len(outputs) > 1 else [None]
+        values[outputs.index(key)] = formula(**dict(zip(names, args)))
+        return tuple(values) if len(outputs) > 1 else values[0]
+    return wrong
+
+
+ARRAY_HINTS = [pytest.param(name, key, formula, hint, id=f"{name}-{key}-{k}")
+               for name, (_, _, hints) in ARRAY_EXERCISES.items() for key, wrongs in hints.items()
+               for k, (formula, hint) in enumerate(wrongs)]
+VALUE_HINTS = [pytest.param(name, wrong, hint, id=f"{name}-{k}")
+               for name, (_, hints) in VALUE_EXERCISES.items() for k, (wrong, hint) in enumerate(hints)]
+
+
+@pytest.mark.parametrize("name, key, formula, hint", ARRAY_HINTS)
+def test_each_hint_of_an_array_exercise_is_what_its_mistake_gets(name, key, formula, hint):
+    with pytest.raises(ExerciseError, match=f"{key} differs from the reference .*; {re.escape(hint)}$"):
+        check(name, _with_one_output_wrong(name, key, formula))
+
+
+@pytest.mark.parametrize("name, wrong, hint", VALUE_HINTS)
+def test_each_hint_of_a_value_exercise_is_what_its_mistake_gets(name, wrong, hint):
+    names = _parameter_names(name)
+    with pytest.raises(ExerciseError, match=f"; {re.escape(hint)}$"):
+        check(name, lambda *args: wrong(**dict(zip(names, args))))
+
+
+# --- the new exercises of notebooks 01-03: the messages read as they should ---
+
+@pytest.mark.parametrize("name, fn, expected", [
+    ("softmax_cross_entropy_backward", lambda z, y: np.exp(z) / np.exp(z).sum(1, keepdims=True),
+     r"on z \(5, 4\), y \(5,\): dz differs from the reference by 0.69 \(relative\)$"),     # two mistakes: no hint
+    ("softmax_cross_entropy_backward", lambda z, y: z[:, :1] - 0 * y[:, None],
+     r"dz has shape \(5, 1\), expected \(5, 4\)"),
+    ("m_loss_and_grad", lambda g_hat, delta: float(((g_hat - delta) ** 2).mean()),
+     r"returned float .*; expected the 2 arrays \(loss, dg_hat\)"),
+    ("m_loss_and_grad", lambda g_hat, delta: (((g_hat - delta) ** 2).mean(0), 2 * (g_hat - delta) / g_hat.size),
+     r"loss has shape \(4,\), expected \(\)"),
+    ("cosine", lambda a, b: (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1)),
+     r"cosine has shape \(5,\), expected \(\)"),
+    ("cosine", lambda a, b: np.float32((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())),
+     "cosine has dtype float32, expected float64"),
+    ("backprop_schedule", lambda L: "forward, backward, update",
+     r"backprop_schedule on L=4: returned 'forward, backward, update'; expected a list of 12 pairs"),
+    ("backprop_schedule", lambda L: None, r"returned None; expected a list of 12 pairs like \(0, 'forward'\)"),
+    ("backprop_schedule", lambda L: solutions.backprop_schedule(L)[:-1], "returned 11 entries, the reference 12$"),
+    ("backprop_schedule", lambda L: [[i, k] for i, k in solutions.backprop_schedule(L)][::-1],
+     r"entry 1, \(3, 'update'\), is wrong$"),
+    ("backprop_schedule", lambda L: solutions.backprop_schedule(L)[:5] + [(1, "backward"), (2, "backward")]
+     + solutions.backprop_schedule(L)[7:], r"entry 6, \(1, 'backward'\), is wrong \(the 5 before it are right\)$"),
+    ("update_wait", lambda events, module: [solutions.update_wait(events, module)],
+     r"update_wait on events of length 12, module=2: returned list of length 1; expected a number"),
+    ("update_wait", lambda events, module: 2 * solutions.update_wait(events, module),
+     r"returned 0.00\d+, which differs from the reference by 1 \(relative\)$"),
+], ids=["softmax-two-mistakes", "softmax-shape", "m-loss-only", "m-loss-per-column", "cosine-per-row",
+        "cosine-float32", "schedule-a-string", "schedule-None", "schedule-short", "schedule-reversed",
+        "schedule-entry-6", "wait-a-list", "wait-doubled"])
+def test_a_wrong_answer_to_an_exercise_of_notebooks_01_to_03_says_what_is_wrong(name, fn, expected):
+    with pytest.raises(ExerciseError, match=expected):
+        check(name, fn)
+
+
+def test_a_number_may_come_back_as_a_python_float_and_a_schedule_as_lists(capsys):
+    check("cosine", lambda a, b: float((a * b).sum()) / math.sqrt(float((a * a).sum() * (b * b).sum())))
+    check("backprop_schedule", lambda L: [[i, k] for i, k in solutions.backprop_schedule(L)])
+    check("update_wait", lambda events, module: np.float64(solutions.update_wait(events, module)))
+    assert capsys.readouterr().out.count("correct: ") == 3
+
+
+# --- the references are the library's arithmetic and the library's order ---
+
+def test_the_loss_and_cosine_references_compute_what_the_library_computes(float64):
+    rng = np.random.default_rng(1)
+    z, y = rng.standard_normal((6, 5)), rng.integers(0, 5, 6)
+    loss_fn = SoftmaxCrossEntropy()
+    loss_fn.forward(z, y)
+    assert np.allclose(solutions.softmax_cross_entropy_backward(z, y), loss_fn.backward(), rtol=1e-13, atol=0)
+    g_hat, delta = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    mse = MSE()
+    loss, dg_hat = solutions.m_loss_and_grad(g_hat, delta)
+    assert np.isclose(loss, mse.forward(g_hat, delta), rtol=1e-13) and np.array_equal(dg_hat, mse.backward())
+    assert np.isclose(solutions.cosine(g_hat, delta), gradient_agreement(g_hat, delta)["cosine"], rtol=1e-13)
+
+
+def _traced_step(trainer):
+    rng = np.random.default_rng(0)
+    trainer.step(rng.standard_normal((8, 6)), rng.integers(0, 3, 8))
+    return list(trainer.trace.events)
+
+
+def test_the_schedules_are_the_order_that_a_traced_backprop_and_dni_step_record(float64):
+    for L in (2, 4):
+        backprop = _traced_step(Backprop(build_mlp(6, 3, layers=L, hidden=5, rng=np.random.default_rng(0))))
+        dni = _traced_step(DNI(build_mlp(6, 3, layers=L, hidden=5, rng=np.random.default_rng(0)), (6,), 3))
+        assert [(e.module, e.kind) for e in backprop] == solutions.backprop_schedule(L)
+        assert [(e.module, e.kind) for e in dni] == _dni_schedule(L)
+        for events in (backprop, dni):
+            intervals = waiting_intervals(events)
+            assert all(solutions.update_wait(events, i) == b - a for (i, _), (a, b) in intervals.items())
+
+
+def test_the_made_up_steps_that_update_wait_is_checked_on_run_back_to_back_with_pauses():
+    events = _one_step(solutions.backprop_schedule(4), np.random.default_rng(0))
+    assert [(e.module, e.kind) for e in events] == solutions.backprop_schedule(4)
+    assert all(a.end < b.start for a, b in zip(events, events[1:])) and all(e.start < e.end for e in events)
+
+
+# --- dni_step: the reference step on a trainer with one part changed, one mistake each ---
+
+def _with(patch):
+    """The reference dni_step, run on a trainer that patch(trainer) has first given a mistake."""
+    def step(trainer, x, y):
+        patch(trainer)
+        return solutions.dni_step(trainer, x, y)
+    return step
+
+
+def _fit_to(target_of):
+    """A patch: every M is fitted to target_of(M, d_in) instead of d_in."""
+    def patch(trainer):
+        for sg in trainer.sgs:
+            sg.fit = lambda d_in, sg=sg: Regressor.fit(sg, target_of(sg, d_in))
+    return patch
+
+
+def _zero_synthetic_gradient(trainer):
+    for sg in trainer.sgs:
+        sg.predict = lambda h, c=None, sg=sg: 0 * Regressor.predict(sg, h, c)
+
+
+@pytest.mark.parametrize("fn, expected", [
+    (_with(lambda t: setattr(t.optimizers[-1], "step", lambda: None)),
+     r"step 1: .* at modules\[2\] 0.W: .*it did not change; the last module .*optimizers\[2\].step\(\)"),
+    (_with(_zero_synthetic_gradient),
+     r"step 2: .* at modules\[1\] 0.W: .*it did not change; modules\[1\] backpropagates g_hat = trainer.sgs\[1\]"),
+    (_with(_fit_to(lambda sg, d_in: -d_in)),
+     r"step 1: .* at sgs\[1\] 0.W: max \|diff\| .*modules\[2\].backward returns \(the bootstrapped target\)"),
+    (_with(_fit_to(lambda sg, d_in: sg.prediction)), r"step 1: .* at sgs\[1\] 0.W: .*it did not change; sgs\[1\]"),
+    (_with(_fit_to(lambda sg, d_in: d_in * (1 + 1e-9))), r"step 1: .* at sgs\[1\] 0.W: max \|diff\| [1-9].\de-1[4-9]"),
+    (lambda trainer, x, y: solutions.dni_step(trainer, x, y) and None,
+     r"step 1: returned None; DNI.step returns the loss at the top"),
+    (lambda trainer, x, y: trainer.step(x, y), "dni_step called trainer.step"),
+], ids=["no-update-at-the-top", "zero-synthetic-gradient", "M-fitted-to-minus-d_in", "M-fitted-to-itself",
+        "a-difference-of-1e-9", "no-loss-returned", "calls-DNI.step"])
+def test_a_wrong_dni_step_is_rejected_naming_the_first_parameter_that_differs(fn, expected):
+    with pytest.raises(ExerciseError, match=expected):
+        check("dni_step", fn)
+
+
+def test_only_the_third_step_moves_every_parameter_so_the_check_takes_three(float64):
+    trainer, _ = _twin_trainers()
+    rng, first, unchanged = np.random.default_rng(0), _parameters(trainer), []
+    for _ in range(3):
+        trainer.step(rng.standard_normal((8, 6)), rng.integers(0, 3, 8))
+        unchanged.append([k for k, p in _parameters(trainer).items() if np.array_equal(p, first[k])])
+    assert unchanged[0] and unchanged[1] and unchanged[2] == []
