@@ -157,3 +157,21 @@ def test_parallel_figures_quick(tmp_path):
     assert numbers["dni"]["throughput"] > 0 and numbers["locked"]["split"] == numbers["dni"]["split"]
     assert sorted(p.rsplit("/", 1)[-1] for p in paths) == ["parallel_scaling.png", "parallel_timeline.png"]
     assert all((tmp_path / p.rsplit("/", 1)[-1]).stat().st_size > 1000 for p in paths)
+
+
+def test_rnn_figures_from_json_draws_a_grid_saved_in_parts_as_one(tmp_path):
+    import gzip
+    from minidni.plots.figures import rnn_figures_from_json
+    config = {"bits": 8, "hidden": 8, "cell": "lstm", "batch_size": 4, "lr": 3e-3, "sg_lr": 1e-3, "sg_scale": 1.0,
+              "sg_input": "bounded"}
+    paths = []
+    for part, Ts in (("a", (2, 4)), ("b", (3,))):
+        runs = [{"task": "copy", "method": m, "T": T, "seed": s, "solved": T + s + (m == "dni"), "steps": 10,
+                 "config": config} for m in ("bptt", "dni") for T in Ts for s in (0, 1)]
+        paths.append(tmp_path / (f"{part}.json" + (".gz" if part == "b" else "")))
+        with (gzip.open(paths[-1], "wt") if part == "b" else open(paths[-1], "w")) as f:
+            json.dump(runs, f)
+    written = rnn_figures_from_json([str(p) for p in paths], str(tmp_path / "out"))
+    table = (tmp_path / "out" / "rnn.md").read_text()
+    assert "| T=2 | T=3 | T=4 |" in table and "| dni | M on (h, tanh c) | 3.5 (3–4) | 4.5 (4–5) | 5.5 (5–6) |" in table
+    assert any(p.endswith("copy_table.png") for p in written)

@@ -112,6 +112,21 @@ def test_embedding_gradient_adds_up_repeated_symbols(float64, rng):
     assert rel_error(emb.grads["W"], numerical_grad(loss, emb.params["W"])) < TOL
 
 
+def test_embedding_of_several_symbols_per_step_is_their_sum_and_its_gradient_matches(float64, rng):
+    emb = Embedding(6, 3, rng)
+    tokens = backend.to_device(np.array([[[0, 2, 5], [2, 2, 2]], [[1, 3, 5], [4, 0, 4]]]))    # (T, N, K) = (2, 2, 3)
+    r = randn(rng, 2, 2, 3)
+
+    def loss():
+        return (emb.forward(tokens) * r).sum()
+
+    W = backend.to_numpy(emb.params["W"])
+    assert np.allclose(backend.to_numpy(emb.forward(tokens))[1, 1], 2 * W[4] + W[0])
+    loss()
+    emb.backward(r)
+    assert rel_error(emb.grads["W"], numerical_grad(loss, emb.params["W"])) < TOL
+
+
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])
 def test_sequence_model_gradients_match_finite_differences(float64, rng, cell):
     model = SequenceModel(6, 4, 3, rng, cell=cell, embed_dim=2)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from minidni import backend
+from minidni.errors import ShapeError
 from minidni.gradcheck import numerical_grad, rel_error
 from minidni.nn.recurrent import SequenceModel, join_state, split_state
 from minidni.train.tbptt import TBPTT, SequenceCrossEntropy, evaluate_bits
@@ -62,6 +63,22 @@ def test_sequence_cross_entropy_gradient_matches_finite_differences_and_ignores_
     d = loss.backward()
     assert rel_error(d, numerical_grad(lambda: loss.forward(logits, targets, mask), logits)) < 1e-6
     assert float(abs(backend.to_numpy(d)[0, 1]).sum()) == 0.0 and loss.n_scored == 7
+
+
+def test_sequence_cross_entropy_over_several_digits_per_step_sums_their_two_way_softmaxes(float64, rng):
+    logits = randn(rng, 3, 2, 6)                                   # 3 digits per step, 2 logits each
+    targets = backend.to_device(rng.integers(0, 2, (3, 2, 3)))
+    mask = backend.to_device(np.array([[1, 0], [1, 1], [0, 1]], dtype=float))
+    loss = SequenceCrossEntropy()
+    value = loss.forward(logits, targets, mask)
+    z, y = backend.to_numpy(logits).reshape(3, 2, 3, 2), backend.to_numpy(targets)
+    log_p = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    by_hand = -(np.take_along_axis(log_p, y[..., None], -1)[..., 0].sum(-1) * backend.to_numpy(mask)).sum() / 2
+    assert np.isclose(float(value), by_hand) and float(loss.n_scored) == 4       # scored steps, not digits
+    d = loss.backward()
+    assert rel_error(d, numerical_grad(lambda: loss.forward(logits, targets, mask), logits)) < 1e-6
+    with pytest.raises(ShapeError, match="multiple of 3"):
+        loss.forward(randn(rng, 3, 2, 5), targets)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])
@@ -207,21 +224,23 @@ def test_zero_initialised_m_and_aux_head_make_the_first_window_identical_to_bptt
         assert all(np.array_equal(results[0][k], other[k]) for k in results[0])
 
 
-def test_aux_task_gradient_on_the_core_output_matches_finite_differences(float64, rng):
+def test_aux_task_at_every_step_gradient_on_the_core_outputs_matches_finite_differences(float64, rng):
     model, tokens, targets, mask = make_problem(rng)
     trainer = TBPTT(model, T=3, method="dni-aux", aux_weight=0.7)
     trainer.aux.params["W"][:] = randn(rng, H, 2 * H)
     model.forward(tokens[:3])
     g_hat = randn(rng, N, 2 * H)
     dh = trainer._aux_task(g_hat)
-    h0 = model.h[0]
+    dW, h = trainer.aux.grads["W"].copy(), model.h
 
     def aux_loss():
-        diff = backend.to_numpy(trainer.aux.forward(h0) - g_hat)
-        return 0.7 * (diff * diff).sum() / N
+        diff = np.stack([backend.to_numpy(trainer.aux.forward(h[k]) - g_hat) for k in range(3)])
+        return 0.7 * (diff * diff).sum() / (3 * N)           # every step predicts the window end's g_hat
 
-    assert rel_error(dh[0], numerical_grad(aux_loss, h0)) < 1e-6
-    assert float(abs(backend.to_numpy(dh[1:])).sum()) == 0.0
+    assert np.isclose(float(trainer.aux_loss), aux_loss())
+    assert rel_error(dh, numerical_grad(aux_loss, h)) < 1e-6
+    assert all(float(abs(backend.to_numpy(dh[k])).sum()) > 0 for k in range(3))
+    assert rel_error(dW, numerical_grad(aux_loss, trainer.aux.params["W"])) < 1e-6     # the head's own gradient
 
 
 def test_dni_trains_m_and_the_sg_loss_is_reported(rng):
@@ -282,10 +301,46 @@ def test_quick_runs_of_every_task_and_method_produce_results_and_figures(tmp_pat
     from minidni.plots.recurrent import plot_copy_table, plot_curves
     copy = run(RNNCompareConfig("copy", runs=["bptt:2", "dni:2", "dni-aux:2"], quick=True, steps=6))
     assert [r["method"] for r in copy] == ["bptt", "dni", "dni-aux"] and all(r["history"] for r in copy)
-    assert "| dni | 0 |" in results_table("copy", copy)
+    assert "| dni | M on (h, tanh c) | 0 |" in results_table("copy", copy)
     lm = run(RNNCompareConfig("charlm", runs=[("bptt", 8), ("dni", 8)], quick=True, chars=2000))
     assert all(0 < r["bpc"] < 8 and r["history"][0]["chars"] == 0 for r in lm)
     assert "valid BPC" in results_table("charlm", lm)
     paths = plot_curves(lm, str(tmp_path / "lm")) + plot_curves(copy, str(tmp_path / "copy"))
     paths.append(plot_copy_table({"copy": copy}, str(tmp_path / "table.png")))
     assert all((tmp_path / p.split("/")[-1]).stat().st_size > 1000 for p in paths)
+
+
+def _lm_result(method, T, seed, curve, sg_scale=1.0):
+    """A charlm result whose history is [(seconds, bpc), ...]."""
+    history = [{"step": i, "chars": i, "seconds": t, "bpc": b} for i, (t, b) in enumerate(curve)]
+    config = {"hidden": 8, "cell": "lstm", "batch_size": 4, "lr": 3e-3, "sg_lr": 1e-4, "sg_scale": sg_scale,
+              "sg_input": "bounded"}
+    return {"task": "charlm", "method": method, "T": T, "seed": seed, "corpus": "c", "corpus_sha256": "ab" * 32,
+            "python": "3", "bpc": curve[-1][1], "test_bpc": 2.0, "chars": len(curve), "seconds": curve[-1][0],
+            "config": config, "history": history}
+
+
+def test_results_table_reads_best_bpc_per_seed_and_times_against_bptt40s_own_time_to_its_best():
+    from minidni.experiments.recurrent import results_table, time_ratios
+    results = [_lm_result("bptt", 40, 0, [(0, 5), (10, 3), (20, 2.5), (30, 2.6)]),     # best 2.5, reached at 20 s
+               _lm_result("dni", 8, 0, [(0, 5), (5, 2.4), (40, 2.7)]),                 # reaches 2.5 at 5 s
+               _lm_result("bptt", 8, 0, [(0, 5), (30, 2.55)]),                        # never
+               _lm_result("bptt", 40, 1, [(0, 5), (10, 2.0)]),
+               _lm_result("dni", 8, 1, [(0, 5), (8, 1.9)], sg_scale=0.1)]
+    assert time_ratios(results, "dni", 8) == {0: 0.25, 1: 0.8}
+    assert time_ratios(results, "bptt", 8) == {0: None}
+    table = results_table("charlm", results)
+    assert "| dni | 8 | M on (h, tanh c) | 2.150 (1.900–2.400) | 2.300 (1.900–2.700) |" in table
+    assert "own time to it: seed 0 0.25, seed 1 0.80." in table and "own time to it: seed 0 never." in table
+    assert "seeds 0, 1" in table
+
+
+def test_results_table_names_a_discount_and_gives_the_spread_of_copy_seeds():
+    from minidni.experiments.recurrent import results_table
+    config = {"bits": 8, "max_repeats": 0, "hidden": 8, "cell": "lstm", "batch_size": 4, "lr": 3e-3, "sg_lr": 1e-3,
+              "sg_input": "state"}
+    runs = [{"task": "copy", "method": "dni", "T": T, "seed": s, "solved": T + s, "steps": 10,
+             "config": dict(config, sg_scale=0.5)} for T in (2, 3) for s in (0, 1, 2)]
+    table = results_table("copy", runs)
+    assert "| dni | M on (h, c), **discounted: sg_scale 0.5** | 3.0 (2–4) | 4.0 (3–5) |" in table
+    assert table.startswith("8-bit patterns")

@@ -38,6 +38,19 @@ def test_embedded_corpus_needs_no_network_and_is_deterministic():
     assert "\n" in a.symbols and " " in a.symbols
 
 
+def test_embedded_corpus_drops_topics_contained_in_others_and_held_out_text_copied_from_training():
+    """pydoc's `if` and `else` are parts of `compound`, and `while` / `with` repeat stretches of it:
+    no 100-character window of validation or test occurs in training."""
+    from pydoc_data.topics import topics
+    full = text.embedded_text()
+    assert topics["compound"] in full and topics["if"] not in full.replace(topics["compound"], "")
+    corpus = text.load_corpus("embedded")
+    seen = np.sort(text.window_hashes(corpus.train))
+    for part in (corpus.valid, corpus.test):
+        assert len(part) > 10_000 and not text.copied_windows(part, seen).any()
+    assert text.copied_windows(corpus.train[:5000], seen).all()      # the check does find what is there
+
+
 def test_ptb_files_in_the_canonical_format_become_one_symbol_per_character_and_line(ptb_dir):
     corpus = text.load_corpus("ptb")
     assert corpus.decode(corpus.valid) == "consumers_may\n"
@@ -176,6 +189,23 @@ def test_repeat_copy_writes_the_patterns_r_times_and_scores_r_n_steps():
     for j, r in enumerate(repeats):
         assert mask[:, j].sum() == 4 * r
         assert np.array_equal(targets[4:4 + 4 * r, j], np.tile(tokens[:4, j], r))
+
+
+@pytest.mark.parametrize("max_repeats", [0, 3])
+def test_binary_encoding_gives_each_pattern_as_its_digits_and_the_same_draws_as_symbols(max_repeats):
+    symbol, binary = CopyTask(3, max_repeats), CopyTask(3, max_repeats, encoding="binary")
+    s_tok, s_tgt, s_mask = (backend.to_numpy(a) for a in symbol.batch(4, 5, np.random.default_rng(2)))
+    b_tok, b_tgt, b_mask = (backend.to_numpy(a) for a in binary.batch(4, 5, np.random.default_rng(2)))
+    assert b_tok.shape == s_tok.shape + (4,) and b_tgt.shape == s_tgt.shape + (3,)
+    assert np.array_equal(b_mask, s_mask)
+    assert np.array_equal(b_tgt @ [4, 2, 1], s_tgt)                           # most significant digit first
+    assert np.array_equal(b_tok[:4, :, :3] % 2 @ [4, 2, 1], s_tok[:4]) and (b_tok[:4, :, 3] == 6).all()
+    assert np.array_equal(b_tok[:4, :, :3] // 2, np.broadcast_to([0, 1, 2], (4, 5, 3)))   # digit k: symbols 2k, 2k + 1
+    control = b_tok[4:]                                                       # GO / R, then blanks, in every slot
+    assert (control == control[..., :1]).all() and control.min() >= binary.GO and control.max() < binary.n_in
+    assert binary.n_out == 6 and (binary.GO, binary.BLANK) == (7, 8)
+    with pytest.raises(ValueError, match="encoding"):
+        CopyTask(3, encoding="ascii")
 
 
 def test_curriculum_grows_n_when_the_recent_error_falls_below_the_threshold():

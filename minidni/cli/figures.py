@@ -1,7 +1,8 @@
 """`python -m minidni figures`: regenerate the figures in figures/ from real runs.
 
-    python -m minidni figures --jobs 2                 # every group (about 85 minutes on 2 CPU cores)
+    python -m minidni figures --jobs 2                 # every group (about 5 hours on 2 CPU cores, 4 of them the rnn group)
     python -m minidni figures --only locking sg        # some groups
+    python -m minidni figures --only diagrams          # the paper's schematics, drawn in seconds
     python -m minidni figures --quick --out /tmp/f     # tiny budgets: checks the pipeline in a minute
     python -m minidni figures --only rnn --rnn-json runs/rnn/copy.json runs/rnn/repeat-copy.json runs/rnn/charlm.json
 
@@ -19,7 +20,7 @@ def register(subparsers):
     p.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, not the paper's numbers")
     p.add_argument("--out", default="figures", help="output directory")
     p.add_argument("--only", nargs="+", choices=GROUPS, metavar="GROUP",
-                   help=f"only these groups: {', '.join(GROUPS)} (default: all; the full rnn group takes about 15 minutes here)")
+                   help=f"only these groups: {', '.join(GROUPS)} (default: all; the full rnn group takes about 4 hours here, see --rnn-json)")
     p.add_argument("--rnn-json", nargs="+", metavar="PATH",
                    help="draw the rnn group from these `rnn TASK --compare` results instead of running it")
     p.add_argument("--jobs", type=int, default=1,

@@ -11,8 +11,14 @@ drawn per sequence), and the model must write the patterns R times in a row. Eve
 sequence of a batch is padded to the longest possible output (N * max_repeats steps);
 steps beyond a sequence's own R N outputs are not scored.
 
-A pattern is one symbol of an alphabet of 2^bits, so the readout is a softmax over
-2^bits classes and the error is the cross-entropy in bits per output pattern. Each
+Two encodings of a pattern. "symbol": one symbol of an alphabet of 2^bits, read out by
+a softmax over 2^bits classes. "binary" (Graves et al.'s): `bits` binary digits in and
+out: each step reads bits + 1 symbols (digit k with value v is symbol 2k + v, and a
+control symbol: pattern, GO, blank or R; steps without a pattern repeat their control
+symbol in every slot), and the readout is `bits` independent two-way softmaxes. With
+one bit the two differ only in the input's symbols; from 2 bits on, "symbol" must learn
+2^bits unrelated classes and "binary" bits that share what they learn. Either way the
+error is the cross-entropy in bits per output pattern (summed over its digits). Each
 target depends on an input exactly N steps (Copy) or N ... R N steps (Repeat-Copy)
 earlier: longer than T, and truncated BPTT(T) gets no gradient to learn it.
 
@@ -25,23 +31,31 @@ import numpy as np
 from ..backend import get_dtype, to_device
 
 
+ENCODINGS = ("symbol", "binary")
+
+
 class CopyTask:
     """Generator of Copy (max_repeats=0) or Repeat-Copy (max_repeats >= 1) batches.
 
-    Input symbols: 2^bits patterns, then GO, BLANK and (Repeat-Copy) one symbol per R.
-    Output classes: the 2^bits patterns.
+    encoding "symbol": input symbols 0 ... 2^bits - 1 (the patterns), then GO, BLANK and
+    (Repeat-Copy) one symbol per R; output classes: the 2^bits patterns.
+    encoding "binary": input symbols 2k + v (digit k has value v), then PATTERN, GO,
+    BLANK and one per R; n_out = 2 bits logits, a two-way softmax per digit.
     """
 
-    def __init__(self, bits=1, max_repeats=0):
+    def __init__(self, bits=1, max_repeats=0, encoding="symbol"):
         if bits < 1:
             raise ValueError(f"patterns need at least 1 bit, got {bits}")
         if max_repeats < 0:
             raise ValueError(f"max_repeats must be 0 (Copy) or positive (Repeat-Copy), got {max_repeats}")
-        self.bits, self.max_repeats = bits, max_repeats
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {encoding!r}: choose from {', '.join(ENCODINGS)}")
+        self.bits, self.max_repeats, self.encoding = bits, max_repeats, encoding
         self.n_patterns = 2 ** bits
-        self.GO, self.BLANK = self.n_patterns, self.n_patterns + 1    # then BLANK + R: repeat R times
-        self.n_in = self.n_patterns + 2 + max_repeats
-        self.n_out = self.n_patterns
+        first = self.n_patterns if encoding == "symbol" else 2 * bits + 1    # binary: 2 bits is PATTERN
+        self.GO, self.BLANK = first, first + 1                               # then BLANK + R: repeat R times
+        self.n_in = first + 2 + max_repeats
+        self.n_out = self.n_patterns if encoding == "symbol" else 2 * bits
         self.name = "repeat-copy" if max_repeats else "copy"
 
     def length(self, n):
@@ -51,7 +65,9 @@ class CopyTask:
     def batch(self, n, batch_size, rng):
         """tokens, targets: (L, batch_size) int64 and mask: (L, batch_size) 0/1, on the backend.
 
-        Host-side generation from `rng` (numpy.random.Generator); moved to the device once.
+        Encoding "binary": tokens (L, batch_size, bits + 1) and targets (L, batch_size, bits),
+        the digits of the same patterns (most significant first). Host-side generation from
+        `rng` (numpy.random.Generator), the same draws for both encodings; moved to the device once.
         """
         if n < 1:
             raise ValueError(f"the sequence length must be at least 1, got {n}")
@@ -66,7 +82,22 @@ class CopyTask:
         for k in range(n * int(repeats.max())):                                  # the k-th output step
             targets[n + k] = patterns[k % n]
             mask[n + k] = k < n * repeats
+        if self.encoding == "binary":
+            tokens, targets = self.binary_input(tokens, n), self.digits(targets)
         return to_device(tokens), to_device(targets), to_device(mask, dtype=get_dtype())
+
+    def digits(self, patterns):
+        """(...) pattern numbers -> (..., bits) their binary digits, most significant first."""
+        return (patterns[..., None] >> np.arange(self.bits - 1, -1, -1)) & 1
+
+    def binary_input(self, tokens, n):
+        """(L, B) symbols, patterns in the first n rows -> (L, B, bits + 1): digit k of value v is
+        symbol 2k + v, then PATTERN; the control rows repeat their symbol in every slot."""
+        out = np.empty(tokens.shape + (self.bits + 1,), dtype=np.int64)
+        out[:n, :, :-1] = 2 * np.arange(self.bits) + self.digits(tokens[:n])
+        out[:n, :, -1] = 2 * self.bits                                            # PATTERN
+        out[n:] = tokens[n:, :, None]                                             # GO, BLANK, BLANK + R
+        return out
 
 
 class Curriculum:

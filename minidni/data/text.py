@@ -6,7 +6,9 @@
 
 "embedded": English prose that every CPython installation carries and that needs no
 network: the `pydoc_data.topics` module, the text `help("assert")` and friends print
-(the Python Language Reference's topics, about 465,000 characters on Python 3.11).
+(the Python Language Reference's topics, about 465,000 characters on Python 3.11), less
+the topics whose text is part of another's; split contiguously 90 / 5 / 5 %, then every
+held-out line inside a 100-character stretch that also occurs in training is dropped.
 It is part of CPython, so it may be redistributed under the PSF licence. The text
 differs slightly between Python versions; `corpus.sha256` identifies it, and the
 results record it.
@@ -78,9 +80,21 @@ class CharCorpus:
 
 
 def embedded_text():
-    """The default corpus: every topic of pydoc_data.topics, in sorted order, one after another."""
+    """The default corpus's text: every topic of pydoc_data.topics, in sorted order, one after
+    another, less those whose whole text is part of another's (`if` and `else` repeat
+    `compound`)."""
     from pydoc_data.topics import topics
-    return "\n".join(topics[k] for k in sorted(topics))
+    kept = [k for k in sorted(topics) if not any(j != k and topics[k] in topics[j] for j in topics)]
+    return "\n".join(topics[k] for k in kept)
+
+
+def load_embedded():
+    """The embedded corpus: embedded_text() split contiguously (90 / 5 / 5 %), held-out lines
+    copied from training dropped (pydoc's `while` and `with` repeat parts of `compound`)."""
+    text = embedded_text()
+    n_held = int(len(text) * 0.05)
+    texts = [text[:len(text) - 2 * n_held], text[len(text) - 2 * n_held:len(text) - n_held], text[len(text) - n_held:]]
+    return clean_corpus("embedded", texts, hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def read_text_file(path):
@@ -230,6 +244,12 @@ def load_stdlib(root=None):
         parts[stdlib_part(rel)].append(text)
         record.update(f"{rel}\t{hashlib.sha256(text.encode('utf-8')).hexdigest()}\n".encode())
     texts = ["\n\n".join(parts[k]) for k in ("train", "valid", "test")]
+    return clean_corpus("stdlib", texts, record.hexdigest(), f"the standard library under {root or 'this Python'}")
+
+
+def clean_corpus(name, texts, digest, source=None):
+    """CharCorpus of texts = [train, valid, test], every held-out line inside a COPY_WINDOW-character
+    stretch that also occurs in training dropped: no 100 characters of validation or test were seen."""
     symbols = sorted(set().union(*map(set, texts)))
     table = np.zeros(max(map(ord, symbols)) + 1, dtype=np.int64)
     table[[ord(c) for c in symbols]] = np.arange(len(symbols))
@@ -237,17 +257,16 @@ def load_stdlib(root=None):
     def encode(text):
         return table[np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)]
     seen = np.sort(window_hashes(encode(texts[0])))
-    texts[1:] = [drop_copied_lines(t, seen, encode) for t in texts[1:]]
+    texts = [texts[0]] + [drop_copied_lines(t, seen, encode) for t in texts[1:]]
     if min(map(len, texts[1:])) < MIN_CHARS:
-        raise DataFileError(f"the standard library under {root or 'this Python'} gives too little text "
-                            "to fill the validation and test parts")
-    return corpus_from_symbols("stdlib", texts, record.hexdigest())
+        raise DataFileError(f"{source or name} gives too little text to fill the validation and test parts")
+    return corpus_from_symbols(name, texts, digest)
 
 
 def load_corpus(name):
     """"embedded", "stdlib", "ptb", or the path of a UTF-8 text file."""
     if name == "embedded":
-        return corpus_from_text("embedded", embedded_text())
+        return load_embedded()
     if name == "stdlib":
         return load_stdlib()
     if name == "ptb":

@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import UserError
 from ..options import check_at_least, check_choices, check_many, check_positive, option
 from ..train.guard import DivergenceGuard
+from ..data.tasks import ENCODINGS
 from ..train.tbptt import SG_INPUTS
 
 TASKS = ("copy", "repeat-copy", "charlm")
@@ -31,14 +32,14 @@ METHODS = ("bptt", "dni", "dni-aux")
 PAPER_TS = (2, 3, 4, 5, 8)
 
 # Budgets and sizes. The paper's cores are 256-unit LSTMs trained for ~10^5-10^6 steps;
-# these are small enough for a few CPU minutes per run.
+# these are small enough for one or two CPU minutes per run. Copy tasks: 8-bit patterns, as
+# binary digits in and out (Graves et al.'s encoding).
 TASK_DEFAULTS = {
-    "copy": dict(hidden=64, batch_size=32, steps=4000, lr=3e-3, sg_lr=1e-3, sg_scale=1.0, bits=1, max_repeats=0,
+    "copy": dict(hidden=128, batch_size=32, steps=10_000, lr=3e-3, sg_lr=1e-3, bits=8, max_repeats=0,
                  eval_chars=20_000),
-    "repeat-copy": dict(hidden=64, batch_size=32, steps=4000, lr=3e-3, sg_lr=1e-3, sg_scale=1.0, bits=1,
-                        max_repeats=2, eval_chars=20_000),
-    # sg_scale 0.1: on an unending stream an undiscounted bootstrap diverged (docs/paper_map_rnn.md)
-    "charlm": dict(hidden=128, batch_size=32, chars=3_000_000, lr=3e-3, sg_lr=1e-4, sg_scale=0.1, eval_chars=20_000),
+    "repeat-copy": dict(hidden=128, batch_size=32, steps=10_000, lr=3e-3, sg_lr=1e-3, bits=8,
+                        max_repeats=5, eval_chars=20_000),
+    "charlm": dict(hidden=128, batch_size=32, chars=3_000_000, lr=3e-3, sg_lr=1e-4, eval_chars=20_000),
 }
 QUICK = {"copy": dict(hidden=16, steps=40), "repeat-copy": dict(hidden=16, steps=40),
          "charlm": dict(hidden=16, chars=20_000, eval_chars=2_000)}
@@ -52,21 +53,25 @@ class RNNConfig:
                          choices=METHODS)
     T: int = option(8, "truncation window length", flag="-T")
     seed: int = option(0, "seeds weights, data and batch order")
-    steps: Optional[int] = option(None, "copy tasks: training batches", default_text="4000; 40 with --quick")
+    steps: Optional[int] = option(None, "copy tasks: training batches", default_text="10,000; 40 with --quick")
     chars: Optional[int] = option(None, "charlm: training characters", default_text="3,000,000; 20,000 with --quick")
     corpus: str = option("embedded", "charlm: embedded (pydoc_data.topics), stdlib (the standard "
                                      "library's source, split by package), ptb, or a UTF-8 text file")
-    hidden: Optional[int] = option(None, "LSTM units", default_text="64 copy tasks, 128 charlm; 16 with --quick")
+    hidden: Optional[int] = option(None, "LSTM units", default_text="128; 16 with --quick")
     cell: str = option("lstm", "recurrent core", choices=("lstm", "rnn"))
     batch_size: Optional[int] = option(None, "sequences per batch", default_text="32")
     lr: Optional[float] = option(None, "Adam learning rate of the core", default_text="3e-3")
     sg_lr: Optional[float] = option(None, "Adam learning rate of M", default_text="1e-3 copy tasks, 1e-4 charlm")
-    sg_scale: Optional[float] = option(None, "multiply g_hat where it is used", default_text="1 copy tasks, 0.1 charlm")
+    sg_scale: float = option(1.0, "multiply g_hat where it is used (and so in M's target): below 1 a "
+                                  "discount, not the paper's method")
     aux_weight: float = option(1.0, "dni-aux: weight of the auxiliary loss")
-    sg_input: str = option("state", "dni: what M reads: state ((h, c) as they are) or bounded ((h, tanh c): "
-                                    "on an unending stream c can grow into the thousands)", choices=SG_INPUTS)
-    bits: Optional[int] = option(None, "copy tasks: bits per pattern", default_text="1")
-    max_repeats: Optional[int] = option(None, "repeat-copy: largest number of repeats R", default_text="2")
+    sg_input: str = option("bounded", "dni: what M reads: bounded ((h, tanh c): on an unending stream c grows "
+                                      "into the thousands and a linear M on it runs away) or state ((h, c) as "
+                                      "they are)", choices=SG_INPUTS)
+    bits: Optional[int] = option(None, "copy tasks: bits per pattern", default_text="8")
+    encoding: str = option("binary", "copy tasks: a pattern as its binary digits in and out (binary, Graves et "
+                                     "al.'s) or as one of 2^bits symbols (symbol)", choices=ENCODINGS)
+    max_repeats: Optional[int] = option(None, "repeat-copy: largest number of repeats R", default_text="5")
     threshold: float = option(0.15, "curriculum: error in bits per step below which N grows")
     patience: int = option(20, "curriculum: steps averaged")
     eval_every: Optional[int] = option(None, "steps between records", default_text="100 records (charlm: 40)")
@@ -178,7 +183,7 @@ def run_copy(config, progress=None):
     from ..backend import to_numpy
     from ..data.tasks import CopyTask, Curriculum
     rng = np.random.default_rng(config.seed)
-    data = CopyTask(config.bits, config.max_repeats)
+    data = CopyTask(config.bits, config.max_repeats, config.encoding)
     trainer = _trainer(data.n_in, data.n_out, config, rng)
     curriculum = Curriculum(config.threshold, config.patience)
     eval_every = config.eval_every or max(1, config.steps // 100)
@@ -293,35 +298,91 @@ def describe(result):
             f"N={result['solved']} in {result['steps']} steps, {result['seconds']:.1f}s")
 
 
+def best_bpc(result):
+    """The best validation BPC of a charlm run's history (best so far at its end)."""
+    return min(h["bpc"] for h in result["history"])
+
+
 def time_to_reach(result, target):
     """Training seconds until validation BPC first is <= target (None if never)."""
     return next((h["seconds"] for h in result["history"] if h["bpc"] <= target), None)
 
 
-def results_table(task, results):
-    """Markdown: largest N solved (Copy tasks) or final BPC (charlm), per method and T."""
+def time_ratios(results, method, T, reference=("bptt", 40)):
+    """Per seed: the training time `method`-T takes to reach the reference run's best validation
+    BPC, over the time the reference takes to reach it itself (None where it never does).
+    The paper's claim for DNI-8 against BPTT-40: about 0.5."""
+    runs = {(r["method"], r["T"], r["seed"]): r for r in results}
+    out = {}
+    for (m, t, seed), ref in sorted(runs.items()):
+        if (m, t) == reference and (method, T, seed) in runs:
+            target = best_bpc(ref)
+            reached = time_to_reach(runs[(method, T, seed)], target)
+            out[seed] = None if reached is None else reached / time_to_reach(ref, target)
+    return out
+
+
+def spread(values, digits=0):
+    """"v" for one value; "mean (min–max)" for several."""
+    def fmt(v):
+        return str(v) if isinstance(v, int) else f"{v:.{digits}f}"
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{float(np.mean(values)):.{digits}f} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def m_setting(result):
+    """What a table must say of a DNI run's M: its input and any discount ("" for BPTT)."""
+    if result["method"] == "bptt":
+        return "—"
+    c = result["config"]
+    reads = "(h, tanh c)" if c.get("sg_input", "state") == "bounded" else "(h, c)"
+    scale = c.get("sg_scale", 1.0)
+    aux = f", aux weight {c.get('aux_weight', 1.0):g}" if result["method"] == "dni-aux" else ""
+    return f"M on {reads}{aux}" + ("" if scale == 1 else f", **discounted: sg_scale {scale:g}**")
+
+
+def settings_line(task, results):
+    """One line of the settings every run of a table shares."""
+    c, seeds = results[0]["config"], sorted({r["seed"] for r in results})
+    seeds = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))} (mean (min–max))"
     if task == "charlm":
-        lines = ["| method | T | valid BPC | test BPC | characters | training s |", "|---|---|---|---|---|---|"]
-        for r in results:
-            lines.append(f"| {r['method']} | {r['T']} | {r['bpc']:.3f} | {r['test_bpc']:.3f} | {r['chars']:,} | "
-                         f"{r['seconds']:.0f} |")
-        by = {(r["method"], r["T"]): r for r in results}
-        if ("dni", 8) in by and ("bptt", 40) in by:
-            target, reference = by[("bptt", 40)]["bpc"], by[("bptt", 40)]["seconds"]
-            reached = time_to_reach(by[("dni", 8)], target)
-            ratio = "not reached" if reached is None else f"{reached / reference:.2f}"
-            lines.append(f"\nDNI-8 final valid BPC {by[('dni', 8)]['bpc']:.3f}"
-                         + (f", BPTT-8 {by[('bptt', 8)]['bpc']:.3f}" if ("bptt", 8) in by else "")
-                         + f", BPTT-40 {target:.3f}. Wall-clock for DNI-8 to reach BPTT-40's final BPC, "
-                         f"over BPTT-40's training time: {ratio}.")
+        return (f"{c['hidden']}-unit {c['cell'].upper()}, batch {c['batch_size']}, Adam lr {c['lr']:g} (M: {c['sg_lr']:g}), "
+                f"corpus {results[0]['corpus']} (SHA-256 {results[0]['corpus_sha256'][:12]}…, Python "
+                f"{results[0]['python']}), {seeds}")
+    return (f"{c['bits']}-bit patterns" + (f", R up to {c['max_repeats']}" if c.get("max_repeats") else "")
+            + f", {c['hidden']}-unit {c['cell'].upper()}, {results[0]['steps']:,} batches of {c['batch_size']}, "
+            f"Adam lr {c['lr']:g} (M: {c['sg_lr']:g}), {seeds}")
+
+
+def results_table(task, results):
+    """Markdown: largest N solved (Copy tasks) or BPC (charlm) per method and T, mean and range over
+    seeds, with the settings the runs share and what each DNI run's M reads (and any discount)."""
+    groups = {}
+    for r in results:
+        groups.setdefault((r["method"], r["T"]), []).append(r)
+    lines = [settings_line(task, results), ""]
+    if task == "charlm":
+        lines += ["| method | T | M | best valid BPC | final valid BPC | test BPC | characters | training s |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for (m, T), rs in groups.items():
+            lines.append(f"| {m} | {T} | {m_setting(rs[0])} | {spread([best_bpc(r) for r in rs], 3)} | "
+                         f"{spread([r['bpc'] for r in rs], 3)} | {spread([r['test_bpc'] for r in rs], 3)} | "
+                         f"{rs[0]['chars']:,} | {spread([r['seconds'] for r in rs])} |")
+        if ("bptt", 40) in groups:
+            for m, T in (("dni", 8), ("bptt", 8)):
+                ratios = time_ratios(results, m, T)
+                if ratios:
+                    shown = ", ".join(f"seed {seed} " + ("never" if v is None else f"{v:.2f}")
+                                      for seed, v in ratios.items())
+                    lines.append(f"\n{m.upper()}-{T}: training time to reach BPTT-40's best validation BPC, "
+                                 f"over BPTT-40's own time to it: {shown}.")
         return "\n".join(lines) + "\n"
-    methods = list(dict.fromkeys(r["method"] for r in results))
-    Ts = sorted({r["T"] for r in results})
-    lines = ["| method | " + " | ".join(f"T={T}" for T in Ts) + " |", "|---|" + "---|" * len(Ts)]
-    for m in methods:
-        cells = []
-        for T in Ts:
-            solved = [r["solved"] for r in results if r["method"] == m and r["T"] == T]
-            cells.append("/".join(map(str, solved)) if solved else "")
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    Ts = sorted({T for _, T in groups})
+    lines += ["| method | M | " + " | ".join(f"T={T}" for T in Ts) + " |", "|---|---|" + "---|" * len(Ts)]
+    for m in dict.fromkeys(m for m, _ in groups):
+        first = next(rs[0] for (mm, _), rs in groups.items() if mm == m)
+        cells = [spread([r["solved"] for r in groups[(m, T)]], 1 if len(groups[(m, T)]) > 1 else 0)
+                 if (m, T) in groups else "" for T in Ts]
+        lines.append(f"| {m} | {m_setting(first)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -212,8 +212,9 @@ class LSTM(_Recurrent):
 class Embedding(Module):
     """Integer symbols -> learned vectors: tokens (T, N) -> x (T, N, E).  W: (V, E).
 
-    Equal to one-hot(tokens) @ W, without building the one-hot array. backward(dx)
-    stores dW and returns None (symbols have no gradient).
+    Equal to one-hot(tokens) @ W, without building the one-hot array. Tokens (T, N, K),
+    K symbols per step (a pattern of K bits, say), give the sum of their K vectors:
+    multi-hot(tokens) @ W. backward(dx) stores dW and returns None (symbols have no gradient).
     """
 
     def __init__(self, n_symbols, dim, rng=None):
@@ -230,12 +231,16 @@ class Embedding(Module):
             raise ShapeError(f"Embedding: symbols must lie in [0, {V}), got min {int(tokens.min())}, "
                              f"max {int(tokens.max())}")
         self.tokens = tokens
-        return self.params["W"][tokens]
+        x = self.params["W"][tokens]
+        return x if tokens.ndim == 2 else x.sum(axis=2)       # (T, N, K, E) -> the K symbols' sum
 
     def backward(self, dx):
         W = self.params["W"]
-        dW = array_module(W).zeros_like(W)
-        array_module(W).add.at(dW, self.tokens.reshape(-1), dx.reshape(-1, W.shape[1]))   # repeated symbols add up
+        xp = array_module(W)
+        dW = xp.zeros_like(W)
+        if self.tokens.ndim == 3:                              # each of a step's K symbols gets that step's dx
+            dx = xp.broadcast_to(dx[:, :, None, :], self.tokens.shape + dx.shape[-1:])
+        xp.add.at(dW, self.tokens.reshape(-1), dx.reshape(-1, W.shape[1]))   # repeated symbols add up
         self.grads["W"] = dW
         return None
 

@@ -1,11 +1,12 @@
 """Every figure in figures/, from real runs: `python -m minidni figures [--quick] [--only GROUP ...]`.
 
-    make_figures("figures", jobs=2)               # the full settings (about 85 minutes on 2 CPU cores)
+    make_figures("figures", jobs=2)               # the full settings (about 5 hours on 2 CPU cores, 4 of them the rnn group)
     make_figures("/tmp/f", quick=True)            # tiny budgets: checks the pipeline, not the paper's numbers
     make_figures("figures", only=["locking"])     # one group
 
 The locking diagrams and the animation are drawn from the execution traces of real
-training steps (minidni.trace), everything else from real runs of minidni.experiments.
+training steps (minidni.trace), the paper's schematics from a trainer's own module list
+(plots.diagrams), everything else from real runs of minidni.experiments.
 The numbers the feed-forward figures show go to summary_<group>.json.
 """
 import gzip
@@ -17,21 +18,24 @@ import numpy as np
 
 from ..experiments import RNNCompareConfig, RNNConfig, run
 from ..experiments.locking import lock_summary, record_steps, traced_trainer
+from .diagrams import diagram_figures
 from .parallel import plot_rank_timeline, plot_scaling, scaling_panels
 from .recurrent import draw_figures, plot_future_cosine
 from .style import METHOD_LABELS
 from .timeline import animate_steps, plot_timeline, plot_timelines
 from .training import plot_error_curves, plot_results_table, plot_seed_dots, plot_sg_quality
 
-GROUPS = ("locking", "sg", "results", "mnist5k", "rnn", "parallel", "multinet")
+GROUPS = ("diagrams", "locking", "sg", "results", "mnist5k", "rnn", "parallel", "multinet")
 
 # The settings of the full figures, and of the quick ones (MINIDNI_QUICK=1 or --quick).
 # cnn_sg_hidden: channels of the paper's conv M in Table 1 (default 128); on mnist5k's 28x28 maps 128
 # channels of 5x5 would take 20 minutes a run here, so that table uses 32.
 FULL = dict(depths=[3, 4, 5, 6], seeds=[0, 1, 2, 3, 4], search_seeds=[0, 1, 2], epochs=20, p_epochs=60,
-            sg_epochs=20, sg_copy_steps=4000, frames=90, cnn_sg_hidden={"mnist5k": 32})
-QUICK = dict(depths=[3], seeds=[0], search_seeds=[0], epochs=1, p_epochs=1, sg_epochs=1, sg_copy_steps=40, frames=12,
-             cnn_sg_hidden={"mnist5k": 8})
+            sg_epochs=20, sg_copy_steps=10_000, sg_copy_bits=8, frames=90, cnn_sg_hidden={"mnist5k": 32})
+# sg_copy_bits: the quick Copy run for sg_cosine_rnn.png has 1-bit patterns, so that in 40 steps
+# its sequences outgrow T = 3 and have a window boundary to diagnose.
+QUICK = dict(depths=[3], seeds=[0], search_seeds=[0], epochs=1, p_epochs=1, sg_epochs=1, sg_copy_steps=40,
+             sg_copy_bits=1, frames=12, cnn_sg_hidden={"mnist5k": 8})
 
 # The 2-rank MPI jobs the parallel figures measure: large enough that compute dominates the messages.
 # (--epochs is only a bound: the runs stop at --steps.)
@@ -65,7 +69,7 @@ def locking_figures(data, out_dir, frames):
     return paths, {name: lock_summary(trace) for name, trace in traces.items()}
 
 
-def sg_quality_figures(data, out_dir, epochs, copy_steps):
+def sg_quality_figures(data, out_dir, epochs, copy_steps, copy_bits):
     """Cosine between each g_hat_i and the true gradient over training, for cDNI and DNI; and the
     recurrent M's against the true future gradient on Copy (DNI, T = 3, the run of copy_table.png)."""
     from ..train import fit
@@ -85,7 +89,7 @@ def sg_quality_figures(data, out_dir, epochs, copy_steps):
                            "max_cosine_per_module": [max(d["modules"][i]["cosine"] for d in trainer.diagnostics)
                                                      for i in range(len(trainer.diagnostics[0]["modules"]))]}
     from ..experiments.recurrent import run_copy
-    copy = run_copy(RNNConfig(task="copy", method="dni", T=3, seed=0, steps=copy_steps,
+    copy = run_copy(RNNConfig(task="copy", method="dni", T=3, seed=0, steps=copy_steps, bits=copy_bits,
                               diagnose_every=max(1, copy_steps // 100)).check().resolved())
     paths.append(plot_future_cosine(copy, os.path.join(out_dir, "sg_cosine_rnn.png")))
     cosines = [d["cosine"] for d in copy["diagnostics"] if d["cosine"] is not None]
@@ -159,21 +163,29 @@ def _describe_cell(r):
             f"valid {r['best_valid_error']:.2f}% (epoch {r['best_valid_epoch']}), {r['seconds']:.0f} s")
 
 
-def rnn_figures(out_dir, quick=False):
-    """Run the paper's §3.1 grids (Copy, Repeat-Copy: T in 2..8 x BPTT, DNI, DNI + Aux;
-    char-LM: BPTT-8/20/40, DNI-8, DNI+Aux-8) and draw them; quick: tiny budgets.
+# The recurrent grids of figures/rnn.md and docs/rnn_results.md: every cell over three seeds.
+# Copy tasks: BPTT and DNI at the paper's T (8-bit patterns, the task defaults); char-LM on the
+# standard library's source, 6M characters a run, DNI + Aux with the weight chosen on validation.
+RNN_FULL = {"copy": dict(method=["bptt", "dni"], seed=[0, 1, 2]),
+            "repeat-copy": dict(method=["bptt", "dni"], seed=[0, 1, 2]),
+            "charlm": dict(runs=["bptt:8", "bptt:20", "bptt:40", "dni:8"], seed=[0, 1, 2], corpus="stdlib",
+                           chars=6_000_000)}
+RNN_QUICK = {"copy": dict(runs=["bptt:3", "dni:3"]), "repeat-copy": dict(runs=["bptt:3", "dni:3"]),
+             "charlm": dict(runs=["bptt:8", "dni:8"])}
 
-    The full setting takes about 15 minutes on the project's 2 CPU cores, one BLAS thread per run.
+
+def rnn_figures(out_dir, quick=False):
+    """Run the paper's §3.1 grids (RNN_FULL; quick: RNN_QUICK at tiny budgets) and draw them.
+
+    The full setting takes about 4 hours in one process of one BLAS thread here; docs/rnn_results.md
+    gives the same grids as commands to run side by side, drawn with --rnn-json.
     """
     from threadpoolctl import threadpool_limits
     from ..experiments.recurrent import describe
     by_task = {}
     with threadpool_limits(1):                  # the LSTM's small GEMMs run faster on one thread
-        for task in ("copy", "repeat-copy", "charlm"):
-            runs = None
-            if quick:
-                runs = ["bptt:8", "dni:8"] if task == "charlm" else ["bptt:3", "dni:3"]
-            by_task[task] = run(RNNCompareConfig(task, runs=runs, quick=quick), lambda r: _log(describe(r)))
+        for task, grid in (RNN_QUICK if quick else RNN_FULL).items():
+            by_task[task] = run(RNNCompareConfig(task, quick=quick, **grid), lambda r: _log(describe(r)))
     return draw_figures(by_task, out_dir)
 
 
@@ -237,24 +249,26 @@ def multinet_figures(out_dir, quick=False):
 
 
 def rnn_figures_from_json(paths, out_dir):
-    """The recurrent figures from saved `rnn TASK --compare` results (copy.json, charlm.json, ...)."""
+    """The recurrent figures from saved `rnn TASK --compare` results (copy.json, charlm.json, ...,
+    or figures/rnn_runs.json.gz, every run behind figures/rnn.md); the runs of one task are
+    drawn as one grid, whichever files they come from."""
     by_task = {}
     for path in paths:
-        with open(path) as f:
-            results = json.load(f)
-        by_task[results[0]["task"]] = results
+        with (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)) as f:
+            for result in json.load(f):
+                by_task.setdefault(result["task"], []).append(result)
     return draw_figures(by_task, out_dir)
 
 
 def make_figures(out_dir="figures", quick=False, only=None, jobs=1):
     """Regenerate the figures of the groups in `only` (default all of GROUPS) into out_dir.
 
-    locking: timeline_*.png, locking.png, locking.gif; sg: sg_cosine*.png; results (the
-    digits) and mnist5k: <name>_table.png, <name>_dots.png, <name>_curves.png, <name>.md
-    (Table 1 with its search); rnn: copy_table.png, charlm_*.png, rnn.md;
-    parallel: parallel_*.png; multinet: multinet_*.png, multinet.md. The numbers the feed-forward and parallel figures show go
-    to summary_<group>.json. jobs: Table 1 runs trained at once (processes of one thread).
-    Returns the paths written.
+    diagrams: diagram_*.png (seconds, no training); locking: timeline_*.png, locking.png,
+    locking.gif; sg: sg_cosine*.png; results (the digits) and mnist5k: <name>_table.png,
+    <name>_dots.png, <name>_curves.png, <name>.md (Table 1 with its search); rnn:
+    copy_table.png, charlm_*.png, rnn.md; parallel: parallel_*.png; multinet: multinet_*.png,
+    multinet.md. The numbers the feed-forward and parallel figures show go to summary_<group>.json.
+    jobs: Table 1 runs trained at once (processes of one thread). Returns the paths written.
     """
     from ..data import load_dataset
     only = list(GROUPS) if only is None else list(only)
@@ -265,12 +279,12 @@ def make_figures(out_dir="figures", quick=False, only=None, jobs=1):
     os.makedirs(out_dir, exist_ok=True)
     data = load_dataset("digits", flat=True) if {"locking", "sg"} & set(only) else None
     with_summary = {"locking": lambda: locking_figures(data, out_dir, s["frames"]),
-                    "sg": lambda: sg_quality_figures(data, out_dir, s["sg_epochs"], s["sg_copy_steps"]),
+                    "sg": lambda: sg_quality_figures(data, out_dir, s["sg_epochs"], s["sg_copy_steps"], s["sg_copy_bits"]),
                     "results": lambda: table1_figures(out_dir, "digits", s, quick, jobs),
                     "mnist5k": lambda: table1_figures(out_dir, "mnist5k", s, quick, jobs),
                     "parallel": lambda: parallel_figures(out_dir, quick),
                     "multinet": lambda: multinet_figures(out_dir, quick)}
-    plain = {"rnn": lambda: rnn_figures(out_dir, quick)}
+    plain = {"diagrams": lambda: diagram_figures(out_dir), "rnn": lambda: rnn_figures(out_dir, quick)}
     paths = []
     for group in only:
         if group in with_summary:

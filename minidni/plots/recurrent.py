@@ -7,15 +7,19 @@
 """
 import os
 
+import numpy as np
+
 from ..experiments.recurrent import results_table
 from .style import METHOD_COLOURS as COLOURS, METHOD_LABELS as LABELS, plt
 
-CORPUS_NAMES = {"embedded": "the embedded corpus (pydoc_data.topics)", "ptb": "Penn Treebank"}
+CORPUS_NAMES = {"embedded": "the embedded corpus (pydoc_data.topics)", "ptb": "Penn Treebank",
+                "stdlib": "the standard library's source"}
 T_STYLES = ["-", "--", ":", "-.", (0, (5, 1))]
 
 
-def _label(r):
-    return f"{LABELS[r['method']]}, T={r['T']}" + (f", seed {r['seed']}" if r.get("seed") else "")
+def _label(r, first_seed):
+    """The legend's entry: one per (method, T); the other seeds' lines share it."""
+    return f"{LABELS[r['method']]}, T={r['T']}" if r.get("seed", 0) == first_seed else None
 
 
 def _style(r, Ts):
@@ -37,14 +41,17 @@ def plot_curves(results, stem):
               ("step", "training steps (batches of sequences)", 1, "steps"),
               ("seconds", "training wall-clock time (s)", 1, "wallclock")]
     corpus = results[0].get("corpus", "")
-    title = (f"Character LM on {CORPUS_NAMES.get(corpus, corpus)}" if charlm else
-             f"{results[0]['task'].capitalize()}: curriculum length")
+    seeds = len({r.get("seed", 0) for r in results})
+    title = ((f"Character LM on {CORPUS_NAMES.get(corpus, corpus)}" if charlm else
+              f"{results[0]['task'].capitalize()}: curriculum length")
+             + (f" ({seeds} seeds, a line each)" if seeds > 1 else ""))
     paths = []
     for x_key, x_label, x_scale, suffix in x_axes:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        first_seed = min(r.get("seed", 0) for r in results)
         for r in results:
             xs = [h[x_key] * x_scale for h in r["history"]]
-            ax.plot(xs, [h[y_key] for h in r["history"]], label=_label(r), **_style(r, Ts))
+            ax.plot(xs, [h[y_key] for h in r["history"]], label=_label(r, first_seed), **_style(r, Ts))
         if charlm:                  # the first record is the untrained net (log2 of the symbols): zoom past it
             later = [h["bpc"] for r in results for h in r["history"][1:]]
             if later:
@@ -72,13 +79,18 @@ def plot_copy_table(results_by_task, path):
         methods = list(dict.fromkeys(r["method"] for r in results))
         width = 0.8 / len(methods)
         for k, m in enumerate(methods):
-            solved = [max((r["solved"] for r in results if r["method"] == m and r["T"] == T), default=0) for T in Ts]
+            per_seed = [[r["solved"] for r in results if r["method"] == m and r["T"] == T] or [0] for T in Ts]
             xs = [i + (k - (len(methods) - 1) / 2) * width for i in range(len(Ts))]
-            bars = ax.bar(xs, solved, width, color=COLOURS[m], label=LABELS[m])
-            ax.bar_label(bars, fontsize=7)
+            bars = ax.bar(xs, [np.mean(v) for v in per_seed], width, color=COLOURS[m], label=LABELS[m], alpha=0.8)
+            ax.bar_label(bars, fmt="%.3g", fontsize=7)
+            for x, v in zip(xs, per_seed):             # every seed as a dot: the bar is their mean
+                if len(v) > 1:
+                    ax.plot([x] * len(v), v, "o", color="black", markersize=2.5)
         ax.set_xticks(range(len(Ts)), [f"T={T}" for T in Ts])
         ax.set_ylabel("largest sequence length N solved")
-        ax.set_title(f"{task.capitalize()} ({results[0]['steps']} steps)")
+        seeds = len({r["seed"] for r in results})
+        ax.set_title(f"{task.capitalize()}, {results[0]['config'].get('bits', 1)}-bit ({results[0]['steps']} steps"
+                     + (f", mean of {seeds} seeds, dots: each" if seeds > 1 else "") + ")", fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()

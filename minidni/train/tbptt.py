@@ -23,10 +23,11 @@ weights), never the one at the end.
 For the LSTM, h is the concatenated (h, c): M sees and predicts both (§3.1). With
 sg_input="bounded" M reads (h, tanh c) instead and still predicts the gradient on (h, c).
 
-DNI + Aux (§3.1, "auxiliary task"): the core also predicts the synthetic gradient T
-steps ahead. Here a linear head A on the core's first output of the window h_{t+1} is
-trained by L2 towards g_hat = M(h_{t+T}) (held fixed), and its gradient flows into the
-core in the same backward pass, so the state learns to carry what M will need.
+DNI + Aux (§3.1, "auxiliary task"): the core also predicts the synthetic gradient it
+will receive further ahead. Here a linear head A on the core's output at every step of
+the window, h_{t+1} ... h_{t+T}, is trained by L2 towards g_hat = M(h_{t+T}) (held
+fixed), the synthetic gradient that arrives at the window's end, and its gradient flows
+into the core in the same backward pass, so the state learns to carry what M will need.
 
 Loss convention: a window's loss is the sum over its steps of the batch-mean cross-
 entropy (nats), so the gradient of "all future losses" has the same scale in every
@@ -40,6 +41,7 @@ import math
 import numpy as np
 
 from ..backend import array_module, to_numpy
+from ..errors import ShapeError
 from ..nn import Linear
 from ..nn.recurrent import join_state, split_state
 from ..optim import make_optimizer
@@ -54,30 +56,35 @@ class SequenceCrossEntropy:
     """Softmax cross-entropy at every step: sum over time of the mean over the batch.
 
     logits: (T, N, V), targets: (T, N) integers, mask: (T, N) of 0/1 or None (score all).
-    Steps with mask 0 (Copy's reading phase) contribute nothing. After forward,
-    `nats` is the summed cross-entropy of the scored targets and `n_scored` their count
-    (0-d arrays on the device: nothing here waits for the host).
+    Targets (T, N, K) score K independent choices per step, each a softmax over its own
+    V/K logits (K bits of a pattern: V = 2K), summed over the K. Steps with mask 0
+    (Copy's reading phase) contribute nothing. After forward, `nats` is the summed
+    cross-entropy of the scored steps and `n_scored` their count (0-d arrays on the
+    device: nothing here waits for the host).
     backward() -> dlogits: (T, N, V) = mask (softmax - onehot) / N.
     """
 
     def forward(self, logits, targets, mask=None):
         xp = array_module(logits)
         T, N, V = logits.shape
-        z = logits.reshape(T * N, V)
+        K = targets.shape[2] if targets.ndim == 3 else 1
+        if V % K:
+            raise ShapeError(f"{K} targets per step need a multiple of {K} logits per step, got {V}")
+        z = logits.reshape(T * N * K, V // K)
         shifted = z - z.max(axis=1, keepdims=True)
         log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
         y = targets.reshape(-1)
-        ce = -log_p[xp.arange(T * N), y]
-        w = xp.ones_like(ce) if mask is None else mask.reshape(-1).astype(ce.dtype)
+        ce = -log_p[xp.arange(T * N * K), y]
+        w = xp.ones_like(ce) if mask is None else xp.repeat(mask.reshape(-1).astype(ce.dtype), K)
         self.log_p, self.y, self.w, self.shape = log_p, y, w, (T, N, V)
-        self.nats, self.n_scored = (ce * w).sum().astype(xp.float64), w.sum().astype(xp.float64)
+        self.nats, self.n_scored = (ce * w).sum().astype(xp.float64), w.sum().astype(xp.float64) / K
         return self.nats / N
 
     def backward(self):
         xp = array_module(self.log_p)
         T, N, V = self.shape
         d = xp.exp(self.log_p)
-        d[xp.arange(T * N), self.y] -= 1
+        d[xp.arange(len(self.y)), self.y] -= 1
         d *= (self.w / N)[:, None]
         return d.reshape(T, N, V)
 
@@ -165,14 +172,15 @@ class TBPTT:
         return join_state(state)
 
     def _aux_task(self, g_hat):
-        """DNI + Aux: A(h_{t+1}) ~ g_hat = M(h_{t+T}); returns the aux loss's gradient on the core's outputs."""
+        """DNI + Aux: at every step tau of the window the core also predicts, by a linear head A,
+        the synthetic gradient g_hat = M(h_{t+T}) it will receive at the window's end (held fixed):
+        aux_loss = aux_weight * mean over steps and batch of ||A(h_tau) - g_hat||^2. Returns its
+        gradient on the core's outputs h: (T', N, H)."""
         h = self.model.h
-        diff = self.aux.forward(h[0]) - g_hat
-        n = diff.shape[0]
-        self.aux_loss = self.aux_weight * (diff * diff).sum() / n     # sum over units, mean over batch
-        dh = array_module(h).zeros_like(h)
-        dh[0] = self.aux.backward(self.aux_weight * 2 * diff / n)
-        return dh
+        Tw, n, H = h.shape
+        diff = self.aux.forward(h.reshape(Tw * n, H)) - array_module(h).tile(g_hat, (Tw, 1))
+        self.aux_loss = self.aux_weight * (diff * diff).sum() / (Tw * n)      # sum over units
+        return self.aux.backward(self.aux_weight * 2 * diff / (Tw * n)).reshape(Tw, n, H)
 
     def future_gradient_quality(self, tokens, targets, mask=None):
         """How well M predicts the future at each window boundary of whole sequences (L, N).
