@@ -341,6 +341,7 @@ def test_results_table_names_a_discount_and_gives_the_spread_of_copy_seeds():
               "sg_input": "state"}
     runs = [{"task": "copy", "method": "dni", "T": T, "seed": s, "solved": T + s, "steps": 10,
              "config": dict(config, sg_scale=0.5)} for T in (2, 3) for s in (0, 1, 2)]
-    table = results_table("copy", runs)
-    assert "| dni | M on (h, c), **discounted: sg_scale 0.5** | 3.0 (2–4) | 4.0 (3–5) |" in table
+    table = results_table("copy", runs[:-1] + [dict(runs[0], method="bptt")])
+    assert "| dni | M on (h, c), **discounted: sg_scale 0.5** | 3.0 (2–4) | 3.5 (3–4) [2 of 3 seeds] |" in table
+    assert "| bptt | — | 2 [1 of 3 seeds] | not run |" in table
     assert table.startswith("8-bit patterns")

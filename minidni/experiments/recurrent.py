@@ -382,7 +382,9 @@ def results_table(task, results):
     lines += ["| method | M | " + " | ".join(f"T={T}" for T in Ts) + " |", "|---|---|" + "---|" * len(Ts)]
     for m in dict.fromkeys(m for m, _ in groups):
         first = next(rs[0] for (mm, _), rs in groups.items() if mm == m)
+        n_seeds = len({r["seed"] for r in results})
         cells = [spread([r["solved"] for r in groups[(m, T)]], 1 if len(groups[(m, T)]) > 1 else 0)
-                 if (m, T) in groups else "" for T in Ts]
+                 + (f" [{len(groups[(m, T)])} of {n_seeds} seeds]" if len(groups[(m, T)]) < n_seeds else "")
+                 if (m, T) in groups else "not run" for T in Ts]
         lines.append(f"| {m} | {m_setting(first)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
