@@ -92,9 +92,7 @@ def load_embedded():
     """The embedded corpus: embedded_text() split contiguously (90 / 5 / 5 %), held-out lines
     copied from training dropped (pydoc's `while` and `with` repeat parts of `compound`)."""
     text = embedded_text()
-    n_held = int(len(text) * 0.05)
-    texts = [text[:len(text) - 2 * n_held], text[len(text) - 2 * n_held:len(text) - n_held], text[len(text) - n_held:]]
-    return clean_corpus("embedded", texts, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    return clean_corpus("embedded", contiguous_parts(text), hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def read_text_file(path):
@@ -119,13 +117,18 @@ def corpus_from_symbols(name, parts, digest):
     return CharCorpus(name, symbols, ids[0], ids[1], ids[2], digest)
 
 
+def contiguous_parts(text, valid_fraction=0.05, test_fraction=0.05):
+    """[train, valid, test]: the first part of `text` trains, then validation, then test."""
+    n_valid, n_test = int(len(text) * valid_fraction), int(len(text) * test_fraction)
+    n_train = len(text) - n_valid - n_test
+    return [text[:n_train], text[n_train:n_train + n_valid], text[n_train + n_valid:]]
+
+
 def corpus_from_text(name, text, valid_fraction=0.05, test_fraction=0.05):
     """Split `text` contiguously: the first part trains, then validation, then test."""
     if len(text) < MIN_CHARS:
         raise DataFileError(f"{name}: a corpus needs at least {MIN_CHARS} characters, got {len(text)}")
-    n_valid, n_test = int(len(text) * valid_fraction), int(len(text) * test_fraction)
-    n_train = len(text) - n_valid - n_test
-    parts = (text[:n_train], text[n_train:n_train + n_valid], text[n_train + n_valid:])
+    parts = contiguous_parts(text, valid_fraction, test_fraction)
     return corpus_from_symbols(name, parts, hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 

@@ -21,10 +21,10 @@ from typing import Optional
 
 import numpy as np
 
+from ..data.tasks import ENCODINGS
 from ..errors import UserError
 from ..options import check_at_least, check_choices, check_many, check_positive, option
 from ..train.guard import DivergenceGuard
-from ..data.tasks import ENCODINGS
 from ..train.tbptt import SG_INPUTS
 
 TASKS = ("copy", "repeat-copy", "charlm")
@@ -380,11 +380,13 @@ def results_table(task, results):
         return "\n".join(lines) + "\n"
     Ts = sorted({T for _, T in groups})
     lines += ["| method | M | " + " | ".join(f"T={T}" for T in Ts) + " |", "|---|---|" + "---|" * len(Ts)]
+    n_seeds = len({r["seed"] for r in results})
+
+    def cell(rs):                    # a (method, T) cell: mean (range), and how many seeds if not all
+        if not rs:
+            return "not run"
+        return spread([r["solved"] for r in rs], 1) + (f" [{len(rs)} of {n_seeds} seeds]" if len(rs) < n_seeds else "")
     for m in dict.fromkeys(m for m, _ in groups):
         first = next(rs[0] for (mm, _), rs in groups.items() if mm == m)
-        n_seeds = len({r["seed"] for r in results})
-        cells = [spread([r["solved"] for r in groups[(m, T)]], 1 if len(groups[(m, T)]) > 1 else 0)
-                 + (f" [{len(groups[(m, T)])} of {n_seeds} seeds]" if len(groups[(m, T)]) < n_seeds else "")
-                 if (m, T) in groups else "not run" for T in Ts]
-        lines.append(f"| {m} | {m_setting(first)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {m} | {m_setting(first)} | " + " | ".join(cell(groups.get((m, T), [])) for T in Ts) + " |")
     return "\n".join(lines) + "\n"

@@ -41,14 +41,13 @@ def plot_curves(results, stem):
               ("step", "training steps (batches of sequences)", 1, "steps"),
               ("seconds", "training wall-clock time (s)", 1, "wallclock")]
     corpus = results[0].get("corpus", "")
-    seeds = len({r.get("seed", 0) for r in results})
+    seeds, first_seed = len({r.get("seed", 0) for r in results}), min(r.get("seed", 0) for r in results)
     title = ((f"Character LM on {CORPUS_NAMES.get(corpus, corpus)}" if charlm else
               f"{results[0]['task'].capitalize()}: curriculum length")
              + (f" ({seeds} seeds, a line each)" if seeds > 1 else ""))
     paths = []
     for x_key, x_label, x_scale, suffix in x_axes:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        first_seed = min(r.get("seed", 0) for r in results)
         for r in results:
             xs = [h[x_key] * x_scale for h in r["history"]]
             ax.plot(xs, [h[y_key] for h in r["history"]], label=_label(r, first_seed), **_style(r, Ts))
