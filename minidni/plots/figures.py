@@ -168,8 +168,8 @@ def _describe_cell(r):
 # standard library's source, 6M characters a run, DNI + Aux with the weight chosen on validation.
 RNN_FULL = {"copy": dict(method=["bptt", "dni"], seed=[0, 1, 2]),
             "repeat-copy": dict(method=["bptt", "dni"], seed=[0, 1, 2]),
-            "charlm": dict(runs=["bptt:8", "bptt:20", "bptt:40", "dni:8"], seed=[0, 1, 2], corpus="stdlib",
-                           chars=6_000_000)}
+            "charlm": dict(runs=["bptt:8", "bptt:20", "bptt:40", "dni:8", "dni-aux:8"], seed=[0, 1, 2],
+                           corpus="stdlib", chars=6_000_000)}
 RNN_QUICK = {"copy": dict(runs=["bptt:3", "dni:3"]), "repeat-copy": dict(runs=["bptt:3", "dni:3"]),
              "charlm": dict(runs=["bptt:8", "dni:8"])}
 
