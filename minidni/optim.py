@@ -74,6 +74,19 @@ class Adam(Optimizer):
         p -= s                                                  # p -= lr m_hat / (sqrt(v_hat) + eps)
 
 
+def clip_grad_norm(module, max_norm):
+    """Scale every gradient of `module` in place so that their joint L2 norm is at most max_norm,
+    as torch.nn.utils.clip_grad_norm_ (the usual guard of LSTM language models). Returns the norm
+    before clipping, a 0-d array on the device (no host sync)."""
+    grads = list(module.grads.values())
+    xp = array_module(grads[0])
+    norm = xp.sqrt(sum((g * g).sum() for g in grads))
+    scale = xp.minimum(1.0, max_norm / (norm + 1e-6))          # torch adds the same 1e-6
+    for g in grads:
+        g *= scale.astype(g.dtype)
+    return norm
+
+
 def make_optimizer(name, module, lr, momentum=0.9):
     """Build "sgd" or "adam" for `module` (used by the trainers and the CLI)."""
     if name == "sgd":

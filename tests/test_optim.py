@@ -4,7 +4,7 @@ import pytest
 
 from minidni import backend
 from minidni.nn import Linear
-from minidni.optim import SGD, Adam, make_optimizer
+from minidni.optim import SGD, Adam, clip_grad_norm, make_optimizer
 
 torch = pytest.importorskip("torch", reason="PyTorch is the reference for the optimiser tests")
 
@@ -61,3 +61,27 @@ def test_adam_in_place_is_the_textbook_expression_bit_for_bit(dtype):
             ref[k] -= 3e-3 * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8)
     for k in ref:
         np.testing.assert_array_equal(backend.to_numpy(layer.params[k]), ref[k], err_msg=k)
+
+
+def _layer_with_grads(rng, scale):
+    layer = Linear(4, 3, rng)
+    layer.grads = {k: backend.to_device(scale * rng.standard_normal(p.shape), dtype=p.dtype)
+                   for k, p in layer.params.items()}
+    return layer
+
+
+@pytest.mark.parametrize("scale", [0.01, 10.0])
+def test_clip_grad_norm_matches_torch_and_leaves_a_small_gradient_alone(float64, scale):
+    layer = _layer_with_grads(np.random.default_rng(0), scale)
+    before = {k: backend.to_numpy(g).copy() for k, g in layer.grads.items()}
+    theirs = [torch.tensor(v, requires_grad=True) for v in before.values()]
+    for t, v in zip(theirs, before.values()):
+        t.grad = torch.tensor(v)
+    norm = clip_grad_norm(layer, 1.0)
+    torch_norm = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
+    assert np.isclose(float(norm), float(torch_norm), rtol=1e-12)
+    for (k, g), t in zip(layer.grads.items(), theirs):
+        np.testing.assert_allclose(backend.to_numpy(g), t.grad.numpy(), rtol=1e-10, atol=0)
+    after = np.sqrt(sum((backend.to_numpy(g) ** 2).sum() for g in layer.grads.values()))
+    assert (np.isclose(after, 1.0) if float(norm) > 1 else
+            all(np.array_equal(backend.to_numpy(layer.grads[k]), v) for k, v in before.items()))

@@ -332,7 +332,9 @@ def test_results_table_reads_best_bpc_per_seed_and_times_against_bptt40s_own_tim
     table = results_table("charlm", results)
     assert "| dni | 8 | M on (h, tanh c) | 2.150 (1.900–2.400) | 2.300 (1.900–2.700) |" in table
     assert "own time to it: seed 0 0.25, seed 1 0.80." in table and "own time to it: seed 0 never." in table
-    assert "seeds 0, 1" in table
+    assert "seeds 0, 1" in table and "no gradient clipping" in table
+    clipped = [dict(r, config=dict(r["config"], clip=5.0)) for r in results]
+    assert "Adam lr 0.003 (M: 0.0001), gradient clipped at norm 5, corpus c" in results_table("charlm", clipped)
 
 
 def test_results_table_names_a_discount_and_gives_the_spread_of_copy_seeds():
@@ -345,3 +347,19 @@ def test_results_table_names_a_discount_and_gives_the_spread_of_copy_seeds():
     assert "| dni | M on (h, c), **discounted: sg_scale 0.5** | 3.0 (2–4) | 3.5 (3–4) [2 of 3 seeds] |" in table
     assert "| bptt | — | 2 [1 of 3 seeds] | not run |" in table
     assert table.startswith("8-bit patterns")
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.05])
+def test_clip_bounds_the_norm_of_the_gradient_the_core_updates_with_and_zero_means_never(float64, clip):
+    rng = np.random.default_rng(0)
+    model, tokens, targets, mask = make_problem(rng)
+    W = backend.to_device(rng.standard_normal((2 * H, 2 * H)))            # an M far from zero: a large g_hat
+    norms = []
+    for c in (clip, 0.0):                                                 # then the same window unclipped
+        trainer = TBPTT(model, 3, "dni", clip=c)
+        trainer.optimizer = GradientRecorder(model)
+        trainer.M.model.params["0.W"][...] = W
+        trainer.window(tokens[:3], targets[:3], mask[:3])
+        norms.append(np.sqrt(sum((g ** 2).sum() for g in trainer.optimizer.total.values())))
+    norm, raw = norms
+    assert raw > 0.05 and (np.isclose(norm, clip) if clip else np.isclose(norm, raw, rtol=1e-12))

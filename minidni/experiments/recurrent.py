@@ -36,10 +36,10 @@ PAPER_TS = (2, 3, 4, 5, 8)
 # binary digits in and out (Graves et al.'s encoding).
 TASK_DEFAULTS = {
     "copy": dict(hidden=128, batch_size=32, steps=10_000, lr=3e-3, sg_lr=1e-3, bits=8, max_repeats=0,
-                 eval_chars=20_000),
+                 eval_chars=20_000, clip=0.0),
     "repeat-copy": dict(hidden=128, batch_size=32, steps=10_000, lr=3e-3, sg_lr=1e-3, bits=8,
-                        max_repeats=5, eval_chars=20_000),
-    "charlm": dict(hidden=128, batch_size=32, chars=3_000_000, lr=3e-3, sg_lr=1e-4, eval_chars=20_000),
+                        max_repeats=5, eval_chars=20_000, clip=0.0),
+    "charlm": dict(hidden=128, batch_size=32, chars=3_000_000, lr=3e-3, sg_lr=1e-4, eval_chars=20_000, clip=0.0),
 }
 QUICK = {"copy": dict(hidden=16, steps=40), "repeat-copy": dict(hidden=16, steps=40),
          "charlm": dict(hidden=16, chars=20_000, eval_chars=2_000)}
@@ -65,6 +65,8 @@ class RNNConfig:
     sg_scale: float = option(1.0, "multiply g_hat where it is used (and so in M's target): below 1 a "
                                   "discount, not the paper's method")
     aux_weight: float = option(1.0, "dni-aux: weight of the auxiliary loss")
+    clip: Optional[float] = option(None, "clip the core's gradient to this global L2 norm before each update, "
+                                         "every method alike (0: never)", default_text="0")
     sg_input: str = option("bounded", "dni: what M reads: bounded ((h, tanh c): on an unending stream c grows "
                                       "into the thousands and a linear M on it runs away) or state ((h, c) as "
                                       "they are)", choices=SG_INPUTS)
@@ -87,7 +89,7 @@ class RNNConfig:
                        "eval_chars")
         check_at_least(self, 0, "seed", "diagnose_every")
         check_positive(self, "lr", "threshold")
-        check_positive(self, "sg_lr", "sg_scale", "aux_weight", zero_ok=True)
+        check_positive(self, "sg_lr", "sg_scale", "aux_weight", "clip", zero_ok=True)
         if self.max_repeats is not None and (self.task != "repeat-copy" or self.max_repeats < 1):
             raise UserError(f"--max-repeats takes a positive R, for repeat-copy only (got {self.max_repeats} "
                             f"with {self.task})")
@@ -161,7 +163,7 @@ def _trainer(n_in, n_out, config, rng):
     from ..train.tbptt import TBPTT
     model = SequenceModel(n_in, n_out, config.hidden, rng, cell=config.cell)
     return TBPTT(model, config.T, config.method, lr=config.lr, sg_lr=config.sg_lr, sg_scale=config.sg_scale,
-                 aux_weight=config.aux_weight, sg_input=config.sg_input, rng=rng)
+                 aux_weight=config.aux_weight, sg_input=config.sg_input, clip=config.clip, rng=rng)
 
 
 def _settings(config):
@@ -347,7 +349,9 @@ def settings_line(task, results):
     c, seeds = results[0]["config"], sorted({r["seed"] for r in results})
     seeds = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))} (mean (min–max))"
     if task == "charlm":
-        return (f"{c['hidden']}-unit {c['cell'].upper()}, batch {c['batch_size']}, Adam lr {c['lr']:g} (M: {c['sg_lr']:g}), "
+        clip = f", gradient clipped at norm {c['clip']:g}" if c.get("clip") else ", no gradient clipping"
+        return (f"{c['hidden']}-unit {c['cell'].upper()}, batch {c['batch_size']}, Adam lr {c['lr']:g} (M: {c['sg_lr']:g})"
+                f"{clip}, "
                 f"corpus {results[0]['corpus']} (SHA-256 {results[0]['corpus_sha256'][:12]}…, Python "
                 f"{results[0]['python']}), {seeds}")
     return (f"{c['bits']}-bit patterns" + (f", R up to {c['max_repeats']}" if c.get("max_repeats") else "")

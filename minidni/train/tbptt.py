@@ -44,7 +44,7 @@ from ..backend import array_module, to_numpy
 from ..errors import ShapeError
 from ..nn import Linear
 from ..nn.recurrent import join_state, split_state
-from ..optim import make_optimizer
+from ..optim import clip_grad_norm, make_optimizer
 from ..synthetic import Regressor, gradient_agreement, make_synthetic_model
 from ..trace import Trace
 
@@ -95,11 +95,12 @@ class TBPTT:
     method "bptt": plain truncation; "dni": a linear, zero-initialised synthetic-gradient
     model M on the state at each window's end; "dni-aux": DNI plus the auxiliary task.
     sg_scale multiplies g_hat where it enters the backward pass (it also discounts the
-    bootstrapped target, like TD's gamma); aux_weight weighs the auxiliary L2 loss.
+    bootstrapped target, like TD's gamma); aux_weight weighs the auxiliary L2 loss; clip > 0
+    clips the core's gradient to that global norm before each update (0: never).
     """
 
     def __init__(self, model, T, method="bptt", optimizer="adam", lr=1e-3, sg_lr=1e-4, sg_scale=1.0,
-                 aux_weight=1.0, sg_input="state", rng=None, trace=None):
+                 aux_weight=1.0, sg_input="state", clip=0.0, rng=None, trace=None):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
         if sg_input not in SG_INPUTS:
@@ -108,7 +109,7 @@ class TBPTT:
         if T < 1:
             raise ValueError(f"the truncation length T must be at least 1, got {T}")
         self.model, self.T, self.method = model, T, method
-        self.sg_scale, self.aux_weight = sg_scale, aux_weight
+        self.sg_scale, self.aux_weight, self.clip = sg_scale, aux_weight, clip
         rng = rng if rng is not None else np.random.default_rng(0)
         self.optimizer = make_optimizer(optimizer, model, lr)
         self.M = self.aux = None
@@ -152,6 +153,8 @@ class TBPTT:
             delta_t = model.backward(self.loss_fn.backward(), d_future, dh_aux)   # reaches h_t
 
         with trace.event(0, "update", t):
+            if self.clip:
+                clip_grad_norm(model, self.clip)                      # the core's gradient, g_hat's part too
             self.optimizer.step()
             if dh_aux is not None:
                 self.aux_optimizer.step()
