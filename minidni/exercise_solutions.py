@@ -7,10 +7,22 @@ which Backprop.step runs (as its trace records it), update_wait what waiting_int
 measures, m_loss_and_grad MSE's (what Regressor.fit minimises), cosine what
 gradient_agreement reports, and dni_step is DNI.step without its options (cDNI, update
 probability, synthetic inputs, the trace), so it leaves a trainer exactly as DNI.step does.
+cdni_prediction is a linear conditional SyntheticModel, input_model_grads what fitting a
+synthetic-input model I computes, stochastic_schedule the trace of DNI.step with
+update_prob, window_bounds the windows of TBPTT.sequence, stable_softmax what
+SoftmaxCrossEntropy exponentiates, relative_error gradcheck.rel_error, tick_targets
+DigitStreams' targets (tests/test_exercises.py checks each against the library);
+window_backward is checked by finite differences, choose_on_validation and
+constant_guess_error are the experiments' reasoning written out.
 
 By notebook: 01 relu_backward, softmax_cross_entropy_backward; 02 backprop_schedule,
-update_wait; 03 m_loss_and_grad, cosine; 09 linear_backward, sg_target, dni_step.
+update_wait; 03 m_loss_and_grad, cosine; 04 cdni_prediction, choose_on_validation;
+05 input_model_grads, stochastic_schedule; 06 window_bounds, window_backward; 07
+stable_softmax, relative_error; 08 tick_targets, constant_guess_error; 09 linear_backward,
+sg_target, dni_step.
 """
+import math
+
 import numpy as np
 
 
@@ -65,7 +77,8 @@ def update_wait(events, module):
 
 
 def sg_target(x, W, b, g_hat):
-    """M_{i-1}'s regression target when module i is h = relu(x W + b) and updates with g_hat = M_i(h).
+    """The regression target of the M below module i, when module i is h = relu(x W + b) and
+    updates with g_hat, its own M's prediction.
 
     The target is what module i's backward sends down when it backpropagates its own
     synthetic gradient (the bootstrapped target, paper §2).
@@ -111,5 +124,129 @@ def dni_step(trainer, x, y):
         d_in = f.backward(delta)
         trainer.optimizers[i].step()                     # update now: no update lock
         if i > 0:
-            trainer.sgs[i - 1].fit(d_in)                 # the bootstrapped target for M_{i-1}
+            trainer.sgs[i - 1].fit(d_in)                 # the bootstrapped target for the M below
     return loss
+
+
+def cdni_prediction(h, c, W, V, b):
+    """A linear cDNI model: g_hat = M(h, c) = h W + b + V[c], the label's own learned row.
+
+    h: (N, D) a module's output, c: (N,) integer labels in [0, K), W: (D, D), V: (K, D),
+    b: (D,) -> g_hat: (N, D). V[c] is onehot(c) V: concatenating onehot(c) to h and a linear
+    M on the D + K inputs is the same function (SyntheticModel's condition "bias").
+    """
+    return h @ W + b + V[c]        # one row of V per sample: the row of its class
+
+
+def choose_on_validation(records):
+    """The setting to keep: that of the record with the lowest validation error (the first, on a tie).
+
+    records: a list of {"value": the setting, "valid_error": ..., "test_error": ...}. The test
+    error is read once, for the chosen setting, after the choice; it must not make it.
+    """
+    best = min(records, key=lambda r: r["valid_error"])      # min keeps the first of equals
+    return best["value"]
+
+
+def input_model_grads(x, h, W, b):
+    """The L2 loss of a linear synthetic-input model I(x) = x W + b against the real input h,
+    and its gradients: what Regressor.fit computes for an I of complete unlock.
+
+    x: (N, D_x) the data, h: (N, D) the module's real input, W: (D_x, D), b: (D,).
+    Returns (loss: the mean of (I(x) - h)^2 over all N D entries, dW: (D_x, D), db: (D,)).
+    """
+    diff = x @ W + b - h
+    loss = (diff ** 2).mean()
+    d_pred = diff * (2.0 / diff.size)          # MSE's gradient, as in m_loss_and_grad
+    return loss, x.T @ d_pred, d_pred.sum(axis=0)
+
+
+def stochastic_schedule(L, updates):
+    """The (module, kind) events of one DNI.step on L modules whose coins came up `updates`
+    (a bool per module: True = it updates on this step), in the order they run.
+
+    Every module runs forward (the modules above need its output) and, below the top,
+    predicts its synthetic gradient; only a module that updates runs backward, updates,
+    and then hands the M below it, sgs[i - 1], its bootstrapped target (recorded as module
+    i - 1's sg_update).
+    """
+    events = []
+    for i in range(L):
+        events.append((i, "forward"))
+        if i < L - 1:
+            events.append((i, "sg_predict"))
+        if updates[i]:
+            events += [(i, "backward"), (i, "update")]
+            if i > 0:
+                events.append((i - 1, "sg_update"))    # its backward made sgs[i - 1]'s target
+    return events
+
+
+def window_bounds(L, T):
+    """The windows TBPTT.sequence cuts a sequence of L steps into: [(start, end, last)].
+
+    Steps start ... end - 1 form a window of at most T steps; the last may be shorter and
+    is the only one with last = True (it has no future, so no synthetic gradient).
+    """
+    return [(start, min(start + T, L), min(start + T, L) == L) for start in range(0, L, T)]
+
+
+def window_backward(w, h0, x, y, g_hat):
+    """Backward through one window of a linear recurrent core, with a synthetic gradient at its end.
+
+    Core h_t = w h_{t-1} + x_t for t = 1 ... T, from h0; window loss sum_t sum_n (h_t - y_t)^2 / 2.
+    g_hat stands in for d(all later losses) / dh_T. w: a number, h0: (N,), x, y: (T, N), g_hat: (N,).
+    Returns (dw: a number, dh0: (N,)), what the next window's start needs: the gradient of the window's
+    loss plus g_hat . h_T. Without g_hat this is truncated BPTT.
+    """
+    T = len(x)
+    h = [h0]
+    for t in range(T):
+        h.append(w * h[-1] + x[t])                  # h[t + 1] = h_{t+1}
+    delta = g_hat                                   # dL/dh_T from beyond the window: the synthetic gradient
+    dw = 0.0
+    for t in reversed(range(1, T + 1)):
+        delta = delta + (h[t] - y[t - 1])           # + the loss at step t
+        dw = dw + (delta * h[t - 1]).sum()          # h_t = w h_{t-1} + x_t
+        delta = w * delta                           # now dL/dh_{t-1}
+    return dw, delta
+
+
+def stable_softmax(z):
+    """softmax of each row of z: (N, C) -> (N, C), without overflow for any finite logits.
+
+    exp(800) overflows even float64 (float32 already at exp(89)); subtracting the row's max
+    changes nothing mathematically and makes the largest exponent exp(0) = 1.
+    """
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def relative_error(a, b):
+    """||a - b|| / (||a|| + ||b||), 0 when both are zero: how the gradient checks compare a backward
+    pass with finite differences, and notebook 07 two backends' results. As minidni.gradcheck.rel_error."""
+    scale = np.linalg.norm(a) + np.linalg.norm(b)
+    return np.linalg.norm(a - b) / scale if scale > 0 else 0.0
+
+
+def tick_targets(y_step, K, span):
+    """B's target at each tick: how many odd digits were shown in the last span x K steps.
+
+    y_step: (J K, n) the digit shown at each step of n streams; B ticks at steps K - 1,
+    2K - 1, ... (counting from 0). Returns (J, n) integers: at the tick of step t, the odd
+    digits among steps t - span K + 1 ... t (fewer at the start, where the stream is shorter).
+    """
+    odd = y_step % 2
+    ticks = range(K - 1, len(y_step), K)
+    return np.stack([odd[max(t - span * K + 1, 0):t + 1].sum(axis=0) for t in ticks])
+
+
+def constant_guess_error(n, p):
+    """The error rate of a B that always answers the most likely count: the baseline to beat.
+
+    The count of odd digits among n independent digits, each odd with probability p, is
+    Binomial(n, p); the best constant answer is its most likely value k, right with
+    probability C(n, k) p^k (1 - p)^(n - k).
+    """
+    best = max(math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(n + 1))
+    return 1 - best

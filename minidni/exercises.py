@@ -20,6 +20,7 @@ with DNI.step and one with yours, and after every step each parameter of every m
 and every M must be equal bit for bit.
 """
 import inspect
+import math
 
 import numpy as np
 
@@ -112,6 +113,64 @@ ARRAY_EXERCISES = {
                     (lambda a, b: (a * b).sum(), "that is the dot product <a, b>: divide it by |a| |b|"),
                     (lambda a, b: (a * b).sum() / ((a * a).sum() * (b * b).sum()),
                      "|a| is the square root of the sum of a^2: divide by sqrt(sum a^2 * sum b^2)")]}),
+    "cdni_prediction": (
+        ("g_hat",),
+        [dict(h=(5, 4), c=labels(5, 3), W=(4, 4), V=(3, 4), b=(4,)),
+         dict(h=(6, 3), c=labels(6, 5), W=(3, 3), V=(5, 3), b=(3,))],
+        {"g_hat": [(lambda h, c, W, V, b: h @ W + b,
+                    "that is DNI's M, blind to the label: cDNI adds V[c], the learned row of each sample's class"),
+                   (lambda h, c, W, V, b: h @ W.T + b + V[c], "did you transpose W? g_hat = h W + b + V[c]"),
+                   (lambda h, c, W, V, b: h @ W + V[c], "you left out the bias b: g_hat = h W + b + V[c]")]}),
+    "input_model_grads": (
+        ("loss", "dW", "db"),
+        [dict(x=(5, 4), h=(5, 4), W=(4, 4), b=(4,)), dict(x=(6, 5), h=(6, 3), W=(5, 3), b=(3,))],
+        {"loss": [(lambda x, h, W, b: ((x @ W + b - h) ** 2).sum(),
+                   "that is the sum of squares; the loss is their mean over all N D entries"),
+                  (lambda x, h, W, b: ((x @ W + b - h) ** 2).sum(axis=1).mean(),
+                   "that divides by N only: the mean is over all N D entries")],
+         "dW": [(lambda x, h, W, b: x.T @ (x @ W + b - h) / h.size,
+                 "the factor 2: the derivative of (I(x) - h)^2 is 2 (I(x) - h)"),
+                (lambda x, h, W, b: x.T @ (2 * (h - x @ W - b) / h.size),
+                 "the sign: the residual is I(x) - h, the prediction minus its target"),
+                (lambda x, h, W, b: (2 * (x @ W + b - h) / h.size).T @ x,
+                 "that is dW transposed: dW = xᵀ (dloss / dI(x)) has W's shape (D_x, D)"),
+                (lambda x, h, W, b: x.T @ (2 * (x @ W + b - h) / len(h)),
+                 "that divides by N only: the loss is a mean over all N D entries")],
+         "db": [(lambda x, h, W, b: (2 * (x @ W + b - h) / h.size).mean(axis=0),
+                 "db is the sum over the batch of dloss / dI(x), not the mean")]}),
+    "window_backward": (
+        ("dw", "dh0"),
+        [dict(w=(), h0=(4,), x=(5, 4), y=(5, 4), g_hat=(4,)), dict(w=(), h0=(3,), x=(2, 3), y=(2, 3), g_hat=(3,))],
+        {"dw": [(lambda w, h0, x, y, g_hat: solutions.window_backward(w, h0, x, y, 0 * g_hat)[0],
+                 "that is plain truncated BPTT: the synthetic gradient g_hat adds to dL/dh_T before the "
+                 "backward pass starts"),
+                (lambda w, h0, x, y, g_hat: _window_backward_every_step(w, h0, x, y, g_hat)[0],
+                 "g_hat stands for the losses after the window: it enters once, at h_T, not at every step")],
+         "dh0": [(lambda w, h0, x, y, g_hat: solutions.window_backward(w, h0, x, y, 0 * g_hat)[1],
+                  "that is plain truncated BPTT: the synthetic gradient g_hat adds to dL/dh_T before the "
+                  "backward pass starts"),
+                 (lambda w, h0, x, y, g_hat: solutions.window_backward(w, h0, x, y, g_hat)[1] / w,
+                  "that is dL/dh_1; one more step back: h_1 = w h_0 + x_1, so dL/dh_0 = w dL/dh_1")]}),
+    "stable_softmax": (
+        ("p",),
+        [dict(z=(4, 5)), dict(z=lambda rng: 800 * rng.standard_normal((3, 6)))],
+        {"p": [(lambda z: np.exp(z) / np.exp(z).sum(axis=1, keepdims=True),
+                "exp overflows for large logits (exp(710) is inf in float64, exp(89) in float32): subtract "
+                "each row's max from it first, which leaves the softmax unchanged"),
+               (lambda z: _softmax(z, axis=0), "each row is normalised over its C classes: max and sum over axis=1")]}),
+    "tick_targets": (
+        ("counts",),
+        [dict(y_step=lambda rng: rng.integers(0, 10, (12, 3)), K=lambda rng: 4, span=lambda rng: 2),
+         dict(y_step=lambda rng: rng.integers(0, 10, (15, 2)), K=lambda rng: 3, span=lambda rng: 3)],
+        {"counts": [(lambda y_step, K, span: solutions.tick_targets(y_step + 1, K, span),
+                     "those are the even digits: a digit is odd when y % 2 == 1"),
+                    (lambda y_step, K, span: solutions.tick_targets(y_step, K, len(y_step)),
+                     "that counts from the start of the stream: only the last span x K steps count"),
+                    (lambda y_step, K, span: solutions.tick_targets(y_step, 1, span)[K - 1::K],
+                     "that counts the last span steps; B asks about the last span x K steps"),
+                    (lambda y_step, K, span: np.stack([(y_step % 2)[max(t - span * K, 0):t].sum(axis=0)
+                                                       for t in range(K - 1, len(y_step), K)]),
+                     "that window stops one step early: the tick's own step t counts, steps t - span K + 1 ... t")]}),
 }
 
 
@@ -135,6 +194,21 @@ def _dni_schedule(L):
 
 def _event(events, module, kind):
     return next(e for e in events if e.module == module and e.kind == kind)
+
+
+def _search_records(rng, values):
+    """Made-up records of a search over `values`: validation and test errors that disagree on the best."""
+    valid = rng.uniform(0.02, 0.10, len(values))
+    test = valid + rng.uniform(-0.005, 0.005, len(values))
+    order = valid.argsort()
+    test[order[1]] = test[order[0]] - 0.01             # the test set would pick the second best
+    return [{"value": v, "valid_error": float(e), "test_error": float(t)} for v, e, t in zip(values, valid, test)]
+
+
+def _window_backward_every_step(w, h0, x, y, g_hat):
+    """window_backward with g_hat added to the gradient at every step rather than once at h_T (a
+    mistake, for a hint): the same as every target lowered by g_hat and no synthetic gradient."""
+    return solutions.window_backward(w, h0, x, y - g_hat, 0 * g_hat)
 
 
 # Exercises whose answer is not an array: name -> (the arguments of each case, made from a random
@@ -179,6 +253,62 @@ VALUE_EXERCISES = {
          (lambda events, module: (_event(events, module - 1, "update").start
                                   - _event(events, module - 1, "forward").end),
           "`module` is numbered from 0, as the trace's e.module is: compare e.module with it as it is")]),
+    "choose_on_validation": (
+        lambda rng: [dict(records=_search_records(rng, values)) for values in
+                     ([1e-4, 3e-4, 1e-3, 3e-3], [0.1, 1.0, 10.0], [2, 3, 4, 6, 8])],
+        [(lambda records: min(records, key=lambda r: r["test_error"])["value"],
+          "that is the setting with the lowest *test* error: choose on validation; the test set is read "
+          "once, for the chosen setting, after the choice"),
+         (lambda records: max(records, key=lambda r: r["valid_error"])["value"],
+          "that one has the highest validation error: keep the lowest"),
+         (lambda records: min(r["valid_error"] for r in records),
+          "that is the lowest validation error itself; return the setting that reached it, its \"value\"")]),
+    "stochastic_schedule": (
+        lambda rng: [dict(L=4, updates=[True, False, True, False]), dict(L=3, updates=[False, True, True]),
+                     dict(L=5, updates=[bool(u) for u in rng.random(5) < 0.5])],
+        [(lambda L, updates: [e for e in solutions.stochastic_schedule(L, updates)
+                              if updates[e[0]] or e[1] == "sg_update"],
+          "a module whose coin came up tails still runs forward (and predicts g_hat): the modules above "
+          "need its output"),
+         (lambda L, updates: _dni_schedule(L),
+          "that is the schedule with every coin heads: a module whose coin came up tails only runs forward "
+          "and sg_predict"),
+         (lambda L, updates: [e for i in range(L) for e in [(i, "forward")] + [(i, "sg_predict")] * (i < L - 1)
+                              + [(i, "backward")] + [(i, "update"), (i - 1, "sg_update")][:2 - (i == 0)] * updates[i]],
+          "a module that will not update has no use for a backward pass: DNI.step skips its backward "
+          "with its update"),
+         (lambda L, updates: [(i + (k == "sg_update"), k) for i, k in solutions.stochastic_schedule(L, updates)],
+          "the fit of sgs[i - 1] is recorded under module i - 1: it is the M below module i that learns")]),
+    "window_bounds": (
+        lambda rng: [dict(L=10, T=3), dict(L=8, T=4), dict(L=5, T=8)],
+        [(lambda L, T: [(s, s + T, s + T == L) for s in range(0, L - T + 1, T)],
+          "the last window may be shorter than T: start at 0, T, 2T, ... < L and end at min(start + T, L)"),
+         (lambda L, T: [(s, s + T, s + T >= L) for s in range(0, L, T)],
+          "a window ends at min(start + T, L): the sequence has no step L"),
+         (lambda L, T: [(s, min(s + T, L), False) for s in range(0, L, T)],
+          "the last window has last = True: nothing follows it, so it gets no synthetic gradient")]),
+    "relative_error": (
+        lambda rng: [dict(a=(a := rng.standard_normal((4, 3))), b=a + 1e-3 * rng.standard_normal((4, 3))),
+                     dict(a=rng.standard_normal(5), b=rng.standard_normal(5)),
+                     dict(a=np.zeros(3), b=np.zeros(3))],
+        [(lambda a, b: np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)),
+          "when a and b are both zero, ||a|| + ||b|| = 0: they agree, so return 0, not 0 / 0 = nan"),
+         (lambda a, b: np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))),
+          "that is the largest entry-wise error, which one tiny entry can dominate: take the norms of the "
+          "whole arrays, ||a - b|| / (||a|| + ||b||)"),
+         (lambda a, b: np.linalg.norm(a - b) / np.linalg.norm(a),
+          "divide by ||a|| + ||b||: then it does not matter which array is the reference"),
+         (lambda a, b: np.linalg.norm(a - b), "that is the absolute error: divide it by ||a|| + ||b||")]),
+    "constant_guess_error": (
+        lambda rng: [dict(n=12, p=0.5), dict(n=4, p=0.5), dict(n=7, p=0.3)],
+        [(lambda n, p: 1 - solutions.constant_guess_error(n, p),
+          "that is how often the best guess is right; the error is 1 minus it"),
+         (lambda n, p: n / (n + 1),
+          "that is guessing a count uniformly at random among the n + 1 counts; the best constant guess "
+          "is the most likely count"),
+         (lambda n, p: 1 - math.comb(n, n // 2) * p ** (n // 2) * (1 - p) ** (n - n // 2),
+          "the most likely count is near n p, not n / 2 unless p = 1/2: take the largest "
+          "C(n, k) p^k (1 - p)^(n - k) over k")]),
 }
 
 
@@ -242,7 +372,8 @@ def _array_checker(name):
         for inputs in cases:
             args = {k: s(rng) if callable(s) else rng.standard_normal(s) for k, s in inputs.items()}
             want = _as_tuple(getattr(solutions, name)(*args.values()), outputs, name)
-            got = _as_tuple(_call(name, fn, {k: v.copy() for k, v in args.items()}), outputs, name)
+            fresh = {k: v.copy() if hasattr(v, "copy") else v for k, v in args.items()}   # yours may change them
+            got = _as_tuple(_call(name, fn, fresh), outputs, name)
             for key, a, b in zip(outputs, got, want):
                 problem = _array_difference(key, a, b, args, hints.get(key, ()))
                 if problem:
@@ -280,18 +411,33 @@ def _array_difference(key, got, want, args, hints):
         return f"{key} has shape {tuple(got.shape)}, expected {want.shape}"
     if got.dtype != want.dtype:
         return f"{key} has dtype {got.dtype}, expected {want.dtype}"
-    error = rel_error(got, want)
-    if error <= TOLERANCE:
-        return None
-    problem = f"{key} differs from the reference by {error:.2g} (relative)"
+    finite = np.isfinite(to_numpy(got))
+    if finite.all():
+        error = rel_error(got, want)
+        if error <= TOLERANCE:
+            return None
+        problem = f"{key} differs from the reference by {error:.2g} (relative)"
+    else:
+        problem = f"{key} has {int((~finite).sum())} entries that are nan or inf, the reference none"
     for formula, hint in hints:
         try:
-            wrong = formula(**args)
+            with np.errstate(all="ignore"):        # a hint's mistake may overflow, as yours did
+                wrong = formula(**args)
         except ValueError:                 # the mistake cannot even be made at these shapes
             continue
-        if np.shape(wrong) == got.shape and rel_error(got, wrong) <= TOLERANCE:
+        if np.shape(wrong) == got.shape and _same_array(got, wrong):
             return f"{problem}; {hint}"
     return problem
+
+
+def _same_array(a, b):
+    """a equals b up to TOLERANCE, with nan and inf where b has them."""
+    a, b = to_numpy(a).astype(np.float64), to_numpy(b).astype(np.float64)
+    if not np.array_equal(np.isfinite(a), np.isfinite(b)):
+        return False
+    finite = np.isfinite(a)
+    return (np.array_equal(a[~finite], b[~finite], equal_nan=True)
+            and rel_error(a[finite], b[finite]) <= TOLERANCE)
 
 
 def _value_checker(name):
@@ -313,7 +459,8 @@ def _value_checker(name):
 
 def _hint_value(wrong, args):
     try:
-        return wrong(**args)
+        with np.errstate(all="ignore"):
+            return wrong(**args)
     except Exception:                  # the mistake cannot be made on these arguments
         return None
 
@@ -326,7 +473,8 @@ def _value_difference(got, want):
         except TypeError:
             pairs = None
         if pairs is None:
-            return f"returned {_what(got)}; expected a list of {len(want)} pairs like {want[0]!r}"
+            what = "pairs" if len(want[0]) == 2 else "entries"
+            return f"returned {_what(got)}; expected a list of {len(want)} {what} like {want[0]!r}"
         got = pairs
         if got == want:
             return None
@@ -338,6 +486,8 @@ def _value_difference(got, want):
         number = float(got)
     except (TypeError, ValueError):
         return f"returned {_what(got)}; expected a number"
+    if math.isnan(number):
+        return "returned nan, expected a number"
     error = abs(number - want) / abs(want) if want else abs(number)
     if error <= TOLERANCE:
         return None
@@ -345,7 +495,11 @@ def _value_difference(got, want):
 
 
 def _same_value(got, wrong):
-    return wrong is not None and _value_difference(got, wrong) is None
+    try:
+        both_nan = math.isnan(float(got)) and math.isnan(float(wrong))
+    except (TypeError, ValueError):
+        both_nan = False
+    return wrong is not None and (both_nan or _value_difference(got, wrong) is None)
 
 
 def _twin_trainers():

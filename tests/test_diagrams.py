@@ -23,7 +23,7 @@ def _details(diagram):
 def test_one_f_box_per_decoupled_module_and_an_M_after_every_module_but_the_last(layers):
     d = feedforward_layout(_modules(layers))
     assert d.labels("module") == [f"$f_{{{i}}}$" for i in range(1, layers + 1)]
-    assert d.labels("sg") == [f"$M_{{{i}}}$" for i in range(1, layers)]
+    assert d.labels("sg") == [f"$M_{{{i}}}$" for i in range(2, layers + 1)]
     assert _details(d) == ["Linear 12→8, BatchNorm, ReLU"] + ["Linear 8→8, BatchNorm, ReLU"] * (layers - 2) + \
         ["Linear 8→3"]
     assert d.labels("input_model") == [] and "c" not in [b.name for b in d.boxes]
@@ -31,7 +31,7 @@ def test_one_f_box_per_decoupled_module_and_an_M_after_every_module_but_the_last
 
 def test_the_boxes_follow_the_trainers_cuts_not_the_models_layers():
     d = feedforward_layout(_modules(4, cuts=[1]))            # decoupled once, after the second module
-    assert d.labels("module") == ["$f_{1}$", "$f_{2}$"] and d.labels("sg") == ["$M_{1}$"]
+    assert d.labels("module") == ["$f_{1}$", "$f_{2}$"] and d.labels("sg") == ["$M_{2}$"]
     assert _details(d) == ["Linear 12→8, BatchNorm, ReLU, Linear 8→8, BatchNorm, ReLU",
                            "Linear 8→8, BatchNorm, ReLU, Linear 8→3"]
 
@@ -51,7 +51,7 @@ def test_cdni_feeds_the_label_into_every_M():
     d = feedforward_layout(_modules(4), conditional=True)
     labels = [a for a in d.arrows if a.kind == "label"]
     assert "c" in [b.name for b in d.boxes] and "label" in d.legend
-    assert sorted(name for a in labels for name in _ends_on(a, d, ("sg",))) == ["M1", "M2", "M3"]
+    assert sorted(name for a in labels for name in _ends_on(a, d, ("sg",))) == ["M2", "M3", "M4"]
     assert all(d.box("c").touches(a.points[0]) for a in labels)
 
 

@@ -184,3 +184,15 @@ def test_a_gap_in_the_numbering_is_reported():
     assert "without gaps" in numbering_problems(["01_a.ipynb", "03_c.ipynb"])[0]
     assert "without gaps" in numbering_problems(["01_a.ipynb", "01_b.ipynb"])[0]
     assert "not named" in numbering_problems(["1_a.ipynb"])[0]
+
+
+@pytest.mark.parametrize("env, expected", [({}, True), ({"MINIDNI_FULL": "1"}, False), ({"MINIDNI_FULL": "0"}, True),
+                                           ({"MINIDNI_QUICK": "1"}, True),
+                                           ({"MINIDNI_QUICK": "1", "MINIDNI_FULL": "1"}, True)])
+def test_a_notebook_runs_its_quick_setting_unless_the_full_one_is_asked_for(monkeypatch, env, expected):
+    from minidni.experiments import quick
+    monkeypatch.delenv("MINIDNI_QUICK", raising=False)
+    monkeypatch.delenv("MINIDNI_FULL", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert quick() is expected

@@ -1,7 +1,7 @@
 """The paper's schematic diagrams, drawn by code: boxes read from a trainer's own module list.
 
     draw_feedforward(DNI(model, ...).modules, "dni.png")           # paper §2, §3.2 (its Figure 1 (b))
-    draw_feedforward(modules, "cdni.png", conditional=True)        # + the label c into every M_i
+    draw_feedforward(modules, "cdni.png", conditional=True)        # + the label c into every M
     draw_feedforward(modules, "unlock.png", complete_unlock=True)  # + I_{i+1}(x) for every h_i (§3.2)
     draw_recurrent(3, 3, "rnn.png")                                # paper §3.1: T = 3, 3 windows
     diagram_figures("figures")                                     # all four, from a real 4-layer MLP
@@ -27,10 +27,10 @@ DETAIL_WIDTH = 20   # characters per line of a module's layer list
 ARROWS = {
     "forward": ("black", "-", r"forward: $h_i = f_i(h_{i-1})$"),
     "gradient": (KIND_COLOURS["backward"], "-", r"true gradient, by backprop: $\delta_L = \partial L / \partial h_L$"),
-    "synthetic": (METHOD_COLOURS["dni"], "-", r"synthetic gradient $\hat\delta_i = M_i(h_i)$: $f_i$ updates at once"),
-    "target": (KIND_COLOURS["backward"], "--", r"$M_i$'s target $\delta_i$, from $f_{i+1}$'s backward pass "
+    "synthetic": (METHOD_COLOURS["dni"], "-", r"synthetic gradient $\hat\delta_i = M_{i+1}(h_i)$: $f_i$ updates at once"),
+    "target": (KIND_COLOURS["backward"], "--", r"$M_{i+1}$'s target $\delta_i$, from $f_{i+1}$'s backward pass "
                                                "(bootstrapped)"),
-    "label": (METHOD_COLOURS["cdni"], "-", r"cDNI: the label $c$ is an input of every $M_i$"),
+    "label": (METHOD_COLOURS["cdni"], "-", r"cDNI: the label $c$ is an input of every $M$"),
     "input": (KIND_COLOURS["input_predict"], "-", r"synthetic input $\hat h_i = I_{i+1}(x)$: $f_{i+1}$ runs on it"),
     "input_target": (KIND_COLOURS["input_update"], "--", r"$I_{i+1}$'s regression target: the real $h_i$"),
 }
@@ -43,7 +43,7 @@ RNN_ARROWS = {
     "target": (ARROWS["target"][:2] + (r"$M$'s target $\delta_t$: the next window's gradient at $h_t$ "
                                        "(bootstrapped)",)),
 }
-BOX_LABELS = {"sg": r"$M_i$: a synthetic-gradient model", "input_model": r"$I_{i+1}$: a synthetic-input model"}
+BOX_LABELS = {"sg": r"$M_{i+1}$: a synthetic-gradient model", "input_model": r"$I_{i+1}$: a synthetic-input model"}
 BOX_STYLES = {"module": dict(facecolor="white", edgecolor="0.15", linewidth=1.2),
               "sg": dict(facecolor="#dceaf6", edgecolor=METHOD_COLOURS["dni"], linewidth=1.2),
               "input_model": dict(facecolor="#e3f3f8", edgecolor=KIND_COLOURS["input_predict"], linewidth=1.2),
@@ -149,7 +149,9 @@ def wrap_names(names, width=DETAIL_WIDTH):
 
 def feedforward_layout(modules, conditional=False, complete_unlock=False):
     """The feed-forward DNI schematic: f_1 ... f_L from x at the bottom to the loss at the top,
-    M_i to the right of each h_i (i < L), and with complete_unlock I_{i+1} to the left.
+    M_{i+1} to the right of each h_i (i < L), and with complete_unlock I_{i+1} to the left: both
+    named, as in the paper, after the module f_{i+1} they stand in for (M_{i+1} for its
+    backward pass, I_{i+1} for its input).
 
     modules: the decoupled modules as a DNI trainer holds them (`DNI(...).modules`); each
     box lists its module's layers. Returns a Diagram.
@@ -161,7 +163,7 @@ def feedforward_layout(modules, conditional=False, complete_unlock=False):
     fw = max(2.6, 0.16 * max(len(line) for d in details for line in d.split("\n")) + 0.4)
     fh = 0.65 + 0.3 * lines
     pitch = fh + 1.5                                    # f_i's centre to f_{i+1}'s
-    mx, mw, mh = fw / 2 + 1.9, 1.0, 0.62                # M_i's column (I_{i+1}'s mirrors it)
+    mx, mw, mh = fw / 2 + 1.9, 1.0, 0.62                # M_{i+1}'s column (I_{i+1}'s mirrors it)
     hx, slot = fw / 2 - 0.5, 0.2 * fh                   # where h_i leaves f_i's top; gradients' heights at its side
     d = Diagram()
     fs = [Box(f"f{i}", f"$f_{{{i}}}$", 0.0, (i - 1) * pitch, fw, fh, "module", details[i - 1])
@@ -178,10 +180,10 @@ def feedforward_layout(modules, conditional=False, complete_unlock=False):
                           f"$\\partial L/\\partial h_{{{n}}}$", (mx - 0.08, (loss.y + last.y) / 2, "left")))
     for n, (f, g) in enumerate(zip(fs, fs[1:]), 1):
         y = (f.top + g.bottom) / 2
-        m = Box(f"M{n}", f"$M_{{{n}}}$", mx, y, mw, mh, "sg")
+        m = Box(f"M{n + 1}", f"$M_{{{n + 1}}}$", mx, y, mw, mh, "sg")
         d.boxes.append(m)
         h_label = f"$h_{{{n}}}$"
-        if complete_unlock:            # f_{i+1} reads I_{i+1}(x); the real h_i only trains M_i and I_{i+1}
+        if complete_unlock:            # f_{i+1} reads I_{i+1}(x); the real h_i only trains M_{i+1} and I_{i+1}
             inp = Box(f"I{n + 1}", f"$I_{{{n + 1}}}$", -mx, y, mw, mh, "input_model")
             d.boxes.append(inp)
             d.arrows.append(Arrow("input", [(inp.x + 0.2, inp.top), (inp.x + 0.2, g.y - slot), (g.left, g.y - slot)],

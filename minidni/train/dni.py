@@ -1,19 +1,20 @@
 """Decoupled Neural Interfaces (paper §2, §3.2): every module updates with a synthetic gradient.
 
-One step, for modules f_1 ... f_L with synthetic-gradient models M_1 ... M_{L-1}:
+One step, for modules f_1 ... f_L with synthetic-gradient models M_2 ... M_L (the paper's
+names: M_{i+1} sits on h_i and stands in for f_{i+1}'s backward pass; self.sgs[i - 1] here):
 
     for i = 1 ... L:
         h_i   = f_i(h_{i-1})                          forward
-        g_hat = M_i(h_i, c)          (i < L)          sg_predict: ~ delta_i = dL/dh_i
+        g_hat = M_{i+1}(h_i, c)      (i < L)          sg_predict: ~ delta_i = dL/dh_i
         delta = dL/dh_L              (i = L)          the true gradient, at the top only
         d_in  = f_i.backward(g_hat)                   backward with the synthetic gradient
         update f_i                                    at once: no update lock
-        fit M_{i-1} to d_in          (i > 1)          sg_update: the bootstrapped target
+        fit M_i to d_in              (i > 1)          sg_update: the bootstrapped target
 
-M_{i-1}'s target is the gradient f_i sends back when it backpropagates *its own*
-synthetic gradient (bootstrapping, as in TD learning); only M_{L-1} sees the true loss
+M_i's target is the gradient f_i sends back when it backpropagates *its own*
+synthetic gradient (bootstrapping, as in TD learning); only M_L sees the true loss
 gradient. With `update_prob` p < 1 each module updates on a step only with probability p
-(its backward is skipped, and so is M_{i-1}'s fit, which needs that backward). With
+(its backward is skipped, and so is M_i's fit, which needs that backward). With
 `synthetic_inputs`, module i > 1 runs on I_i(x), a prediction of its input from the data,
 and I_i is fitted to the real input when module i-1 has produced it: every module then
 runs forward, backward and update without waiting for any other (complete unlock).
@@ -131,7 +132,7 @@ class DNI:
                     self.optimizers[i].step()
                 if i > 0:
                     with trace.event(i - 1, "sg_update", t):
-                        self.sgs[i - 1].fit(d_in)                    # bootstrapped target for M_{i-1}
+                        self.sgs[i - 1].fit(d_in)                    # bootstrapped target for M_i (paper)
             if self.input_models is not None and i > 0:
                 with trace.event(i, "input_update", t):
                     self.input_models[i - 1].fit(h_real)            # the real input has arrived
