@@ -196,8 +196,9 @@ def window_backward(w, h0, x, y, g_hat):
 
     Core h_t = w h_{t-1} + x_t for t = 1 ... T, from h0; window loss sum_t sum_n (h_t - y_t)^2 / 2.
     g_hat stands in for d(all later losses) / dh_T. w: a number, h0: (N,), x, y: (T, N), g_hat: (N,).
-    Returns (dw: a number, dh0: (N,)), what the next window's start needs: the gradient of the window's
-    loss plus g_hat . h_T. Without g_hat this is truncated BPTT.
+    Returns (dw: a number, dh0: (N,)), the gradients of the window's loss plus g_hat . h_T; dh0 is the
+    target of the M at this window's start (the g_hat of the window before). Without g_hat this is
+    truncated BPTT.
     """
     T = len(x)
     h = [h0]

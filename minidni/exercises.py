@@ -300,15 +300,18 @@ VALUE_EXERCISES = {
           "divide by ||a|| + ||b||: then it does not matter which array is the reference"),
          (lambda a, b: np.linalg.norm(a - b), "that is the absolute error: divide it by ||a|| + ||b||")]),
     "constant_guess_error": (
-        lambda rng: [dict(n=12, p=0.5), dict(n=4, p=0.5), dict(n=7, p=0.3)],
+        lambda rng: [dict(n=12, p=0.5), dict(n=4, p=0.5), dict(n=7, p=0.3), dict(n=2, p=0.7)],
         [(lambda n, p: 1 - solutions.constant_guess_error(n, p),
           "that is how often the best guess is right; the error is 1 minus it"),
          (lambda n, p: n / (n + 1),
           "that is guessing a count uniformly at random among the n + 1 counts; the best constant guess "
           "is the most likely count"),
+         (lambda n, p: 1 - math.comb(n, round(n * p)) * p ** round(n * p) * (1 - p) ** (n - round(n * p)),
+          "the most likely count is not always n p rounded (for n = 2, p = 0.7 it is 2, not 1): take the "
+          "largest C(n, k) p^k (1 - p)^(n - k) over every k"),
          (lambda n, p: 1 - math.comb(n, n // 2) * p ** (n // 2) * (1 - p) ** (n - n // 2),
-          "the most likely count is near n p, not n / 2 unless p = 1/2: take the largest "
-          "C(n, k) p^k (1 - p)^(n - k) over k")]),
+          "the most likely count is n / 2 only when p = 1/2: take the largest "
+          "C(n, k) p^k (1 - p)^(n - k) over every k")]),
 }
 
 
@@ -409,8 +412,10 @@ def _array_difference(key, got, want, args, hints):
         return f"{key} is {_brief(got)}, expected an array of shape {want.shape}"
     if got.shape != want.shape:
         return f"{key} has shape {tuple(got.shape)}, expected {want.shape}"
-    if got.dtype != want.dtype:
-        return f"{key} has dtype {got.dtype}, expected {want.dtype}"
+    integers = np.issubdtype(got.dtype, np.integer) and np.issubdtype(want.dtype, np.integer)
+    if got.dtype != want.dtype and not integers:      # counts may come as int32 or int64 alike
+        return f"{key} has dtype {got.dtype}, expected {want.dtype}" + (
+            " (integers: e.g. .astype(np.int64))" if np.issubdtype(want.dtype, np.integer) else "")
     finite = np.isfinite(to_numpy(got))
     if finite.all():
         error = rel_error(got, want)

@@ -77,7 +77,7 @@ class Adam(Optimizer):
 def clip_grad_norm(module, max_norm):
     """Scale every gradient of `module` in place so that their joint L2 norm is at most max_norm,
     as torch.nn.utils.clip_grad_norm_ (the usual guard of LSTM language models). Returns the norm
-    before clipping, a 0-d array on the device (no host sync)."""
+    before clipping, a scalar of the backend (no host sync on a GPU)."""
     grads = list(module.grads.values())
     xp = array_module(grads[0])
     norm = xp.sqrt(sum((g * g).sum() for g in grads))

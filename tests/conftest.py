@@ -3,12 +3,15 @@
 BLAS runs on one thread here and in the notebook kernels nbmake starts (they inherit the
 environment), unless OMP_NUM_THREADS is set: the tests' matrices are small, and on a busy
 two-core machine several BLAS threads per process spin against each other and the MPI
-ranks (a run took 12 minutes that way instead of 3).
+ranks (a run took 12 minutes that way instead of 3). The notebooks run quick (below).
 """
 import os
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, os.environ.get("OMP_NUM_THREADS", "1"))
+# The notebooks nbmake runs keep to their quick setting even if MINIDNI_FULL=1 is left exported
+# (say from `MINIDNI_FULL=1 jupyter lab`); MINIDNI_QUICK=0 on the command line lets it through.
+os.environ.setdefault("MINIDNI_QUICK", "1")
 
 import numpy as np  # noqa: E402  (after the thread settings, which BLAS reads when it loads)
 import pytest  # noqa: E402

@@ -335,6 +335,8 @@ def test_results_table_reads_best_bpc_per_seed_and_times_against_bptt40s_own_tim
     assert "seeds 0, 1" in table and "no gradient clipping" in table
     clipped = [dict(r, config=dict(r["config"], clip=5.0)) for r in results]
     assert "Adam lr 0.003 (M: 0.0001), gradient clipped at norm 5, corpus c" in results_table("charlm", clipped)
+    slow = [dict(r, config=dict(r["config"], m_average=0.999)) for r in results]
+    assert "| dni | 8 | M on (h, tanh c), g_hat from M's average (decay 0.999) |" in results_table("charlm", slow)
 
 
 def test_results_table_names_a_discount_and_gives_the_spread_of_copy_seeds():
@@ -363,3 +365,35 @@ def test_clip_bounds_the_norm_of_the_gradient_the_core_updates_with_and_zero_mea
         norms.append(np.sqrt(sum((g ** 2).sum() for g in trainer.optimizer.total.values())))
     norm, raw = norms
     assert raw > 0.05 and (np.isclose(norm, clip) if clip else np.isclose(norm, raw, rtol=1e-12))
+
+
+def test_m_average_takes_g_hat_from_a_moving_average_of_m_and_rejects_a_decay_of_one(float64):
+    rng = np.random.default_rng(0)
+    model, tokens, targets, mask = make_problem(rng)
+    trainer = TBPTT(model, 3, "dni", m_average=0.5, sg_lr=0.1)
+    state = None
+    for start in (0, 3):
+        before = {k: backend.to_numpy(p).copy() for k, p in trainer.M_slow.params.items()}
+        _, state = trainer.window(tokens[start:start + 3], targets[start:start + 3], mask[start:start + 3], state)
+        for k, p in trainer.M_slow.params.items():          # slow <- 0.5 slow + 0.5 M, after M's fit
+            np.testing.assert_allclose(backend.to_numpy(p), 0.5 * before[k] + 0.5 * backend.to_numpy(
+                trainer.M.model.params[k]), rtol=1e-12)
+    assert np.abs(backend.to_numpy(trainer.M_slow.params["0.W"])).max() > 0
+    h_end = model.init_state(N)
+    np.testing.assert_allclose(backend.to_numpy(trainer.M_slow.forward(trainer.m_input(h_end))),
+                               backend.to_numpy(trainer.M_slow.params["0.b"])[None].repeat(N, 0), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"m_average is a decay in \[0, 1\), got 1"):
+        TBPTT(model, 3, "dni", m_average=1.0)
+
+
+def test_the_gradient_norm_script_of_the_docs_records_every_window():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "docs" / "rnn_gradient_norms.py"
+    spec = importlib.util.spec_from_file_location("rnn_gradient_norms", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    found = script.measure("dni", 0, 6, corpus="embedded", hidden=8)
+    assert found["model"].shape == (6,) and (found["model"] > 0).all()
+    assert found["target"].shape == (6, 32) and found["g_hat"].shape == (6, 32)
+    assert (found["g_hat"][0] == 0).all()                  # M starts at zero

@@ -49,7 +49,8 @@ def _flag(name):
 
 def quick():
     """Whether a notebook runs its quick (classroom) setting: yes, unless MINIDNI_FULL is set
-    (to anything but "" or "0"). MINIDNI_QUICK=1, which the test suite sets, forces it even then."""
+    (to anything but "" or "0"). MINIDNI_QUICK=1 (the README's test command; tests/conftest.py
+    sets it unless given) forces it even then."""
     return _flag("MINIDNI_QUICK") or not _flag("MINIDNI_FULL")
 
 

@@ -65,7 +65,9 @@ class RNNConfig:
     sg_scale: float = option(1.0, "multiply g_hat where it is used (and so in M's target): below 1 a "
                                   "discount, not the paper's method")
     aux_weight: float = option(1.0, "dni-aux: weight of the auxiliary loss")
-    clip: Optional[float] = option(None, "clip the core's gradient to this global L2 norm before each update, "
+    m_average: float = option(0.0, "dni: take g_hat from a moving average of M's weights with this decay "
+                                   "(a target network; 0: from M itself, the paper's way)")
+    clip: Optional[float] = option(None, "clip the model's gradient (embedding, LSTM, readout; not M) to this global L2 norm before each update, "
                                          "every method alike (0: never)", default_text="0")
     sg_input: str = option("bounded", "dni: what M reads: bounded ((h, tanh c): on an unending stream c grows "
                                       "into the thousands and a linear M on it runs away) or state ((h, c) as "
@@ -90,6 +92,8 @@ class RNNConfig:
         check_at_least(self, 0, "seed", "diagnose_every")
         check_positive(self, "lr", "threshold")
         check_positive(self, "sg_lr", "sg_scale", "aux_weight", "clip", zero_ok=True)
+        if not 0 <= self.m_average < 1:
+            raise UserError(f"--m-average is a decay in [0, 1), got {self.m_average}")
         if self.max_repeats is not None and (self.task != "repeat-copy" or self.max_repeats < 1):
             raise UserError(f"--max-repeats takes a positive R, for repeat-copy only (got {self.max_repeats} "
                             f"with {self.task})")
@@ -163,7 +167,8 @@ def _trainer(n_in, n_out, config, rng):
     from ..train.tbptt import TBPTT
     model = SequenceModel(n_in, n_out, config.hidden, rng, cell=config.cell)
     return TBPTT(model, config.T, config.method, lr=config.lr, sg_lr=config.sg_lr, sg_scale=config.sg_scale,
-                 aux_weight=config.aux_weight, sg_input=config.sg_input, clip=config.clip, rng=rng)
+                 aux_weight=config.aux_weight, sg_input=config.sg_input, clip=config.clip,
+                 m_average=config.m_average, rng=rng)
 
 
 def _settings(config):
@@ -341,22 +346,25 @@ def m_setting(result):
     reads = "(h, tanh c)" if c.get("sg_input", "state") == "bounded" else "(h, c)"
     scale = c.get("sg_scale", 1.0)
     aux = f", aux weight {c.get('aux_weight', 1.0):g}" if result["method"] == "dni-aux" else ""
-    return f"M on {reads}{aux}" + ("" if scale == 1 else f", **discounted: sg_scale {scale:g}**")
+    slow = f", g_hat from M's average (decay {c['m_average']:g})" if c.get("m_average") else ""
+    return f"M on {reads}{aux}{slow}" + ("" if scale == 1 else f", **discounted: sg_scale {scale:g}**")
 
 
 def settings_line(task, results):
     """One line of the settings every run of a table shares."""
     c, seeds = results[0]["config"], sorted({r["seed"] for r in results})
     seeds = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))} (mean (min–max))"
+    clips = {r["config"].get("clip") or 0 for r in results}
+    clip = (", gradient clipping differs between runs" if len(clips) > 1 else
+            f", gradient clipped at norm {clips.pop():g}" if clips != {0} else ", no gradient clipping")
     if task == "charlm":
-        clip = f", gradient clipped at norm {c['clip']:g}" if c.get("clip") else ", no gradient clipping"
         return (f"{c['hidden']}-unit {c['cell'].upper()}, batch {c['batch_size']}, Adam lr {c['lr']:g} (M: {c['sg_lr']:g})"
                 f"{clip}, "
                 f"corpus {results[0]['corpus']} (SHA-256 {results[0]['corpus_sha256'][:12]}…, Python "
                 f"{results[0]['python']}), {seeds}")
     return (f"{c['bits']}-bit patterns" + (f", R up to {c['max_repeats']}" if c.get("max_repeats") else "")
             + f", {c['hidden']}-unit {c['cell'].upper()}, {results[0]['steps']:,} batches of {c['batch_size']}, "
-            f"Adam lr {c['lr']:g} (M: {c['sg_lr']:g}), {seeds}")
+            f"Adam lr {c['lr']:g} (M: {c['sg_lr']:g}){clip}, {seeds}")
 
 
 def results_table(task, results):

@@ -96,11 +96,14 @@ class TBPTT:
     model M on the state at each window's end; "dni-aux": DNI plus the auxiliary task.
     sg_scale multiplies g_hat where it enters the backward pass (it also discounts the
     bootstrapped target, like TD's gamma); aux_weight weighs the auxiliary L2 loss; clip > 0
-    clips the core's gradient to that global norm before each update (0: never).
+    clips the model's gradient (embedding, core and readout, jointly; not M's or the aux head's) to
+    that global norm before each update (0: never); m_average
+    a in (0, 1) takes g_hat from a moving average of M's weights (slow <- a slow + (1 - a) M
+    after every fit), as a target network in TD learning (0: from M itself, the paper's way).
     """
 
     def __init__(self, model, T, method="bptt", optimizer="adam", lr=1e-3, sg_lr=1e-4, sg_scale=1.0,
-                 aux_weight=1.0, sg_input="state", clip=0.0, rng=None, trace=None):
+                 aux_weight=1.0, sg_input="state", clip=0.0, m_average=0.0, rng=None, trace=None):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
         if sg_input not in SG_INPUTS:
@@ -108,6 +111,10 @@ class TBPTT:
         self.sg_input = sg_input
         if T < 1:
             raise ValueError(f"the truncation length T must be at least 1, got {T}")
+        if clip < 0:
+            raise ValueError(f"clip is a gradient norm, 0 or more (0: never), got {clip}")
+        if not 0 <= m_average < 1:
+            raise ValueError(f"m_average is a decay in [0, 1), got {m_average}")
         self.model, self.T, self.method = model, T, method
         self.sg_scale, self.aux_weight, self.clip = sg_scale, aux_weight, clip
         rng = rng if rng is not None else np.random.default_rng(0)
@@ -115,6 +122,9 @@ class TBPTT:
         self.M = self.aux = None
         if method in ("dni", "dni-aux"):
             self.M = Regressor(make_synthetic_model("linear", (model.state_size,), rng=rng), "adam", sg_lr)
+        self.m_average, self.M_slow = m_average, None
+        if self.M is not None and m_average:      # g_hat from a slowly moving average of M (a target network)
+            self.M_slow = make_synthetic_model("linear", (model.state_size,), rng=rng)
         if method == "dni-aux":
             self.aux = Linear(model.core.hidden_size, model.state_size, rng, init="zeros")
             self.aux_optimizer = make_optimizer(optimizer, self.aux, lr)
@@ -141,7 +151,8 @@ class TBPTT:
         g_hat = None                                                  # no synthetic gradient: truncation
         if self.M is not None and not last:
             with trace.event(0, "sg_predict", t):
-                g_hat = self.M.predict(self.m_input(h_tT))              # ~ d(future losses) / dh_{t+T}, per sequence
+                M = self.M_slow.forward if self.M_slow is not None else self.M.predict
+                g_hat = M(self.m_input(h_tT))                                # ~ d(future losses) / dh_{t+T}, per sequence
 
         dh_aux = None
         if self.aux is not None and g_hat is not None:
@@ -154,7 +165,7 @@ class TBPTT:
 
         with trace.event(0, "update", t):
             if self.clip:
-                clip_grad_norm(model, self.clip)                      # the core's gradient, g_hat's part too
+                clip_grad_norm(model, self.clip)                      # embedding, core, readout: g_hat's part too
             self.optimizer.step()
             if dh_aux is not None:
                 self.aux_optimizer.step()
@@ -163,6 +174,10 @@ class TBPTT:
             with trace.event(0, "sg_update", t):
                 self.M.predict(self.m_input(h_t))                    # M at the window's START state ...
                 self.sg_loss = self.M.fit(n * join_state(delta_t))   # ... fitted to what arrived there
+                if self.M_slow is not None:
+                    for k, p in self.M_slow.params.items():            # slow <- a slow + (1 - a) M
+                        p *= self.m_average
+                        p += (1 - self.m_average) * self.M.model.params[k]
         return loss, h_tT
 
     def m_input(self, state):
