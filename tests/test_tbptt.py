@@ -337,6 +337,8 @@ def test_results_table_reads_best_bpc_per_seed_and_times_against_bptt40s_own_tim
     assert "Adam lr 0.003 (M: 0.0001), gradient clipped at norm 5, corpus c" in results_table("charlm", clipped)
     slow = [dict(r, config=dict(r["config"], m_average=0.999)) for r in results]
     assert "| dni | 8 | M on (h, tanh c), g_hat from M's average (decay 0.999) |" in results_table("charlm", slow)
+    capped = [dict(r, config=dict(r["config"], target_clip=10.0)) for r in results]
+    assert "| dni | 8 | M on (h, tanh c), M's target clipped at norm 10 |" in results_table("charlm", capped)
 
 
 def test_results_table_names_a_discount_and_gives_the_spread_of_copy_seeds():
@@ -397,3 +399,21 @@ def test_the_gradient_norm_script_of_the_docs_records_every_window():
     assert found["model"].shape == (6,) and (found["model"] > 0).all()
     assert found["target"].shape == (6, 32) and found["g_hat"].shape == (6, 32)
     assert (found["g_hat"][0] == 0).all()                  # M starts at zero
+
+
+def test_target_clip_bounds_the_norm_of_each_sequence_s_target_for_m_and_leaves_small_ones_alone(float64):
+    rng = np.random.default_rng(0)
+    model, tokens, targets, mask = make_problem(rng)
+    seen = {}
+    for clip in (0.0, 1e-3, 1e6):
+        trainer = TBPTT(model, 3, "dni", target_clip=clip)
+        trainer.optimizer = GradientRecorder(model)
+        trainer.M.fit = lambda target, clip=clip: seen.__setitem__(clip, backend.to_numpy(target).copy())
+        trainer.window(tokens[:3], targets[:3], mask[:3])
+    big = np.linalg.norm(seen[0.0], axis=1) > 1e-3
+    assert big.sum() >= 2                                   # (a sequence with no scored step has no target)
+    np.testing.assert_allclose(np.linalg.norm(seen[1e-3], axis=1)[big], 1e-3, rtol=1e-9)
+    np.testing.assert_array_equal(seen[1e-3][~big], seen[0.0][~big])
+    np.testing.assert_array_equal(seen[1e6], seen[0.0])
+    with pytest.raises(ValueError, match="target_clip is a norm"):
+        TBPTT(model, 3, "dni", target_clip=-1)

@@ -67,6 +67,8 @@ class RNNConfig:
     aux_weight: float = option(1.0, "dni-aux: weight of the auxiliary loss")
     m_average: float = option(0.0, "dni: take g_hat from a moving average of M's weights with this decay "
                                    "(a target network; 0: from M itself, the paper's way)")
+    target_clip: float = option(0.0, "dni: scale each sequence's regression target for M down to at most this "
+                                     "norm (0: never, the paper's way)")
     clip: Optional[float] = option(None, "clip the model's gradient (embedding, LSTM, readout; not M) to this global L2 norm before each update, "
                                          "every method alike (0: never)", default_text="0")
     sg_input: str = option("bounded", "dni: what M reads: bounded ((h, tanh c): on an unending stream c grows "
@@ -91,7 +93,7 @@ class RNNConfig:
                        "eval_chars")
         check_at_least(self, 0, "seed", "diagnose_every")
         check_positive(self, "lr", "threshold")
-        check_positive(self, "sg_lr", "sg_scale", "aux_weight", "clip", zero_ok=True)
+        check_positive(self, "sg_lr", "sg_scale", "aux_weight", "clip", "target_clip", zero_ok=True)
         if not 0 <= self.m_average < 1:
             raise UserError(f"--m-average is a decay in [0, 1), got {self.m_average}")
         if self.max_repeats is not None and (self.task != "repeat-copy" or self.max_repeats < 1):
@@ -168,7 +170,7 @@ def _trainer(n_in, n_out, config, rng):
     model = SequenceModel(n_in, n_out, config.hidden, rng, cell=config.cell)
     return TBPTT(model, config.T, config.method, lr=config.lr, sg_lr=config.sg_lr, sg_scale=config.sg_scale,
                  aux_weight=config.aux_weight, sg_input=config.sg_input, clip=config.clip,
-                 m_average=config.m_average, rng=rng)
+                 m_average=config.m_average, target_clip=config.target_clip, rng=rng)
 
 
 def _settings(config):
@@ -347,6 +349,7 @@ def m_setting(result):
     scale = c.get("sg_scale", 1.0)
     aux = f", aux weight {c.get('aux_weight', 1.0):g}" if result["method"] == "dni-aux" else ""
     slow = f", g_hat from M's average (decay {c['m_average']:g})" if c.get("m_average") else ""
+    slow += f", M's target clipped at norm {c['target_clip']:g}" if c.get("target_clip") else ""
     return f"M on {reads}{aux}{slow}" + ("" if scale == 1 else f", **discounted: sg_scale {scale:g}**")
 
 

@@ -99,11 +99,13 @@ class TBPTT:
     clips the model's gradient (embedding, core and readout, jointly; not M's or the aux head's) to
     that global norm before each update (0: never); m_average
     a in (0, 1) takes g_hat from a moving average of M's weights (slow <- a slow + (1 - a) M
-    after every fit), as a target network in TD learning (0: from M itself, the paper's way).
+    after every fit), as a target network in TD learning (0: from M itself, the paper's way);
+    target_clip > 0 scales each sequence's regression target for M down to at most that norm.
     """
 
     def __init__(self, model, T, method="bptt", optimizer="adam", lr=1e-3, sg_lr=1e-4, sg_scale=1.0,
-                 aux_weight=1.0, sg_input="state", clip=0.0, m_average=0.0, rng=None, trace=None):
+                 aux_weight=1.0, sg_input="state", clip=0.0, m_average=0.0, target_clip=0.0, rng=None,
+                 trace=None):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
         if sg_input not in SG_INPUTS:
@@ -113,6 +115,9 @@ class TBPTT:
             raise ValueError(f"the truncation length T must be at least 1, got {T}")
         if clip < 0:
             raise ValueError(f"clip is a gradient norm, 0 or more (0: never), got {clip}")
+        if target_clip < 0:
+            raise ValueError(f"target_clip is a norm, 0 or more (0: never), got {target_clip}")
+        self.target_clip = target_clip
         if not 0 <= m_average < 1:
             raise ValueError(f"m_average is a decay in [0, 1), got {m_average}")
         self.model, self.T, self.method = model, T, method
@@ -173,7 +178,11 @@ class TBPTT:
         if self.M is not None:
             with trace.event(0, "sg_update", t):
                 self.M.predict(self.m_input(h_t))                    # M at the window's START state ...
-                self.sg_loss = self.M.fit(n * join_state(delta_t))   # ... fitted to what arrived there
+                target = n * join_state(delta_t)
+                if self.target_clip:                                   # each sequence's target to norm <= target_clip
+                    norm = array_module(target).linalg.norm(target, axis=1, keepdims=True)
+                    target = target * array_module(target).minimum(1.0, self.target_clip / (norm + 1e-12))
+                self.sg_loss = self.M.fit(target)                    # ... fitted to what arrived there
                 if self.M_slow is not None:
                     for k, p in self.M_slow.params.items():            # slow <- a slow + (1 - a) M
                         p *= self.m_average
