@@ -36,10 +36,10 @@ PAPER_TS = (2, 3, 4, 5, 8)
 # binary digits in and out (Graves et al.'s encoding).
 TASK_DEFAULTS = {
     "copy": dict(hidden=128, batch_size=32, steps=10_000, lr=3e-3, sg_lr=1e-3, bits=8, max_repeats=0,
-                 eval_chars=20_000, clip=0.0),
+                 eval_chars=20_000),
     "repeat-copy": dict(hidden=128, batch_size=32, steps=10_000, lr=3e-3, sg_lr=1e-3, bits=8,
-                        max_repeats=5, eval_chars=20_000, clip=0.0),
-    "charlm": dict(hidden=128, batch_size=32, chars=3_000_000, lr=3e-3, sg_lr=1e-4, eval_chars=20_000, clip=0.0),
+                        max_repeats=5, eval_chars=20_000),
+    "charlm": dict(hidden=128, batch_size=32, chars=3_000_000, lr=3e-3, sg_lr=1e-4, eval_chars=20_000),
 }
 QUICK = {"copy": dict(hidden=16, steps=40), "repeat-copy": dict(hidden=16, steps=40),
          "charlm": dict(hidden=16, chars=20_000, eval_chars=2_000)}
@@ -69,8 +69,8 @@ class RNNConfig:
                                    "(a target network; 0: from M itself, the paper's way)")
     target_clip: float = option(0.0, "dni: scale each sequence's regression target for M down to at most this "
                                      "norm (0: never, the paper's way)")
-    clip: Optional[float] = option(None, "clip the model's gradient (embedding, LSTM, readout; not M) to this global L2 norm before each update, "
-                                         "every method alike (0: never)", default_text="0")
+    clip: float = option(0.0, "clip the model's gradient (embedding, LSTM, readout; not M) to this global L2 "
+                              "norm before each update, every method alike (0: never)")
     sg_input: str = option("bounded", "dni: what M reads: bounded ((h, tanh c): on an unending stream c grows "
                                       "into the thousands and a linear M on it runs away) or state ((h, c) as "
                                       "they are)", choices=SG_INPUTS)
@@ -349,8 +349,8 @@ def m_setting(result):
     scale = c.get("sg_scale", 1.0)
     aux = f", aux weight {c.get('aux_weight', 1.0):g}" if result["method"] == "dni-aux" else ""
     slow = f", g_hat from M's average (decay {c['m_average']:g})" if c.get("m_average") else ""
-    slow += f", M's target clipped at norm {c['target_clip']:g}" if c.get("target_clip") else ""
-    return f"M on {reads}{aux}{slow}" + ("" if scale == 1 else f", **discounted: sg_scale {scale:g}**")
+    capped = f", M's target clipped at norm {c['target_clip']:g}" if c.get("target_clip") else ""
+    return f"M on {reads}{aux}{slow}{capped}" + ("" if scale == 1 else f", **discounted: sg_scale {scale:g}**")
 
 
 def settings_line(task, results):

@@ -95,12 +95,12 @@ class TBPTT:
     method "bptt": plain truncation; "dni": a linear, zero-initialised synthetic-gradient
     model M on the state at each window's end; "dni-aux": DNI plus the auxiliary task.
     sg_scale multiplies g_hat where it enters the backward pass (it also discounts the
-    bootstrapped target, like TD's gamma); aux_weight weighs the auxiliary L2 loss; clip > 0
-    clips the model's gradient (embedding, core and readout, jointly; not M's or the aux head's) to
-    that global norm before each update (0: never); m_average
-    a in (0, 1) takes g_hat from a moving average of M's weights (slow <- a slow + (1 - a) M
-    after every fit), as a target network in TD learning (0: from M itself, the paper's way);
-    target_clip > 0 scales each sequence's regression target for M down to at most that norm.
+    bootstrapped target, like TD's gamma); aux_weight weighs the auxiliary L2 loss.
+    Not the paper's, each off at 0: clip > 0 clips the model's gradient (embedding, core and
+    readout jointly; not M's or the aux head's) to that global norm before each update;
+    m_average a in (0, 1) takes g_hat from a moving average of M's weights (slow <- a slow +
+    (1 - a) M after every fit), as a target network in TD learning; target_clip > 0 scales
+    each sequence's regression target for M down to at most that norm.
     """
 
     def __init__(self, model, T, method="bptt", optimizer="adam", lr=1e-3, sg_lr=1e-4, sg_scale=1.0,
@@ -117,17 +117,17 @@ class TBPTT:
             raise ValueError(f"clip is a gradient norm, 0 or more (0: never), got {clip}")
         if target_clip < 0:
             raise ValueError(f"target_clip is a norm, 0 or more (0: never), got {target_clip}")
-        self.target_clip = target_clip
         if not 0 <= m_average < 1:
             raise ValueError(f"m_average is a decay in [0, 1), got {m_average}")
         self.model, self.T, self.method = model, T, method
-        self.sg_scale, self.aux_weight, self.clip = sg_scale, aux_weight, clip
+        self.sg_scale, self.aux_weight = sg_scale, aux_weight
+        self.clip, self.m_average, self.target_clip = clip, m_average, target_clip
         rng = rng if rng is not None else np.random.default_rng(0)
         self.optimizer = make_optimizer(optimizer, model, lr)
         self.M = self.aux = None
         if method in ("dni", "dni-aux"):
             self.M = Regressor(make_synthetic_model("linear", (model.state_size,), rng=rng), "adam", sg_lr)
-        self.m_average, self.M_slow = m_average, None
+        self.M_slow = None
         if self.M is not None and m_average:      # g_hat from a slowly moving average of M (a target network)
             self.M_slow = make_synthetic_model("linear", (model.state_size,), rng=rng)
         if method == "dni-aux":
@@ -156,8 +156,8 @@ class TBPTT:
         g_hat = None                                                  # no synthetic gradient: truncation
         if self.M is not None and not last:
             with trace.event(0, "sg_predict", t):
-                M = self.M_slow.forward if self.M_slow is not None else self.M.predict
-                g_hat = M(self.m_input(h_tT))                                # ~ d(future losses) / dh_{t+T}, per sequence
+                predict = self.M_slow.forward if self.M_slow is not None else self.M.predict
+                g_hat = predict(self.m_input(h_tT))                        # ~ d(future losses) / dh_{t+T}, per sequence
 
         dh_aux = None
         if self.aux is not None and g_hat is not None:
@@ -180,8 +180,9 @@ class TBPTT:
                 self.M.predict(self.m_input(h_t))                    # M at the window's START state ...
                 target = n * join_state(delta_t)
                 if self.target_clip:                                   # each sequence's target to norm <= target_clip
-                    norm = array_module(target).linalg.norm(target, axis=1, keepdims=True)
-                    target = target * array_module(target).minimum(1.0, self.target_clip / (norm + 1e-12))
+                    xp = array_module(target)
+                    norm = xp.linalg.norm(target, axis=1, keepdims=True)
+                    target = target * xp.minimum(1.0, self.target_clip / (norm + 1e-12))
                 self.sg_loss = self.M.fit(target)                    # ... fitted to what arrived there
                 if self.M_slow is not None:
                     for k, p in self.M_slow.params.items():            # slow <- a slow + (1 - a) M
