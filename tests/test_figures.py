@@ -1,5 +1,6 @@
 """Figures: the locking diagrams are the traces of real runs, bar for bar; make_figures writes every file."""
 import json
+import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -168,6 +169,9 @@ def test_rnn_figures_from_json_draws_a_grid_saved_in_parts_as_one(tmp_path):
     for part, Ts in (("a", (2, 4)), ("b", (3,))):
         runs = [{"task": "copy", "method": m, "T": T, "seed": s, "solved": T + s + (m == "dni"), "steps": 10,
                  "config": config} for m in ("bptt", "dni") for T in Ts for s in (0, 1)]
+        if part == "a":             # one run saved alone, as `rnn copy --json` writes it: a dict, not a list
+            paths.append(tmp_path / "single.json")
+            paths[-1].write_text(json.dumps(runs.pop()))
         paths.append(tmp_path / (f"{part}.json" + (".gz" if part == "b" else "")))
         with (gzip.open(paths[-1], "wt") if part == "b" else open(paths[-1], "w")) as f:
             json.dump(runs, f)
@@ -175,3 +179,25 @@ def test_rnn_figures_from_json_draws_a_grid_saved_in_parts_as_one(tmp_path):
     table = (tmp_path / "out" / "rnn.md").read_text()
     assert "| T=2 | T=3 | T=4 |" in table and "| dni | M on (h, tanh c) | 3.5 (3–4) | 4.5 (4–5) | 5.5 (5–6) |" in table
     assert any(p.endswith("copy_table.png") for p in written)
+
+
+def test_the_full_char_lm_grid_is_the_one_behind_the_committed_runs():
+    """`figures --only rnn` (RNN_FULL) retrains exactly the char-LM runs of figures/rnn_runs.json.gz:
+    the same (method, T, seed) and every recorded option alike (BPTT has no M: its target clip is moot)."""
+    import dataclasses
+    import gzip
+    from minidni.experiments import RNNCompareConfig
+    from minidni.plots.figures import RNN_FULL
+
+    def key(method, T, seed, settings):
+        settings = dict(settings, target_clip=settings["target_clip"] if method != "bptt" else 0.0)
+        return method, T, seed, json.dumps(settings, sort_keys=True)
+    planned = set()
+    for grid in RNN_FULL["charlm"]:
+        for c in RNNCompareConfig("charlm", **grid).check().configs():
+            c = c.resolved()
+            settings = {k: v for k, v in dataclasses.asdict(c).items() if k not in ("task", "method", "T", "seed")}
+            planned.add(key(c.method, c.T, c.seed, settings))
+    with gzip.open(os.path.join(os.path.dirname(__file__), "..", "figures", "rnn_runs.json.gz"), "rt") as f:
+        committed = {key(r["method"], r["T"], r["seed"], r["config"]) for r in json.load(f) if r["task"] == "charlm"}
+    assert committed == planned

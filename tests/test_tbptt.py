@@ -326,7 +326,7 @@ def test_results_table_reads_best_bpc_per_seed_and_times_against_bptt40s_own_tim
                _lm_result("dni", 8, 0, [(0, 5), (5, 2.4), (40, 2.7)]),                 # reaches 2.5 at 5 s
                _lm_result("bptt", 8, 0, [(0, 5), (30, 2.55)]),                        # never
                _lm_result("bptt", 40, 1, [(0, 5), (10, 2.0)]),
-               _lm_result("dni", 8, 1, [(0, 5), (8, 1.9)], sg_scale=0.1)]
+               _lm_result("dni", 8, 1, [(0, 5), (8, 1.9)])]
     assert time_ratios(results, "dni", 8) == {0: 0.25, 1: 0.8}
     assert time_ratios(results, "bptt", 8) == {0: None}
     table = results_table("charlm", results)
@@ -339,6 +339,31 @@ def test_results_table_reads_best_bpc_per_seed_and_times_against_bptt40s_own_tim
     assert "| dni | 8 | M on (h, tanh c), g_hat from M's average (decay 0.999) |" in results_table("charlm", slow)
     capped = [dict(r, config=dict(r["config"], target_clip=10.0)) for r in results]
     assert "| dni | 8 | M on (h, tanh c), M's target clipped at norm 10 |" in results_table("charlm", capped)
+
+
+def test_runs_of_one_method_whose_m_differs_are_rows_of_their_own_and_timed_apart():
+    from minidni.experiments.recurrent import results_table, time_ratios
+    results = [_lm_result("bptt", 40, 0, [(0, 5), (10, 3), (20, 2.5)]),
+               _lm_result("dni", 8, 0, [(0, 5), (5, 2.4)]),
+               _lm_result("dni", 8, 0, [(0, 5), (15, 2.2)], sg_scale=0.1)]
+    results[2]["config"]["target_clip"] = 10.0
+    table = results_table("charlm", results)
+    assert "| dni | 8 | M on (h, tanh c) | 2.400 |" in table
+    assert "| dni | 8 | M on (h, tanh c), M's target clipped at norm 10, **discounted: sg_scale 0.1** | 2.200 |" in table
+    assert "DNI-8: training time to reach BPTT-40's best validation BPC, over BPTT-40's own time to it: seed 0 0.25." in table
+    assert "DNI-8 (M on (h, tanh c), M's target clipped at norm 10, **discounted: sg_scale 0.1**): training" in table
+    assert "over BPTT-40's own time to it: seed 0 0.75." in table
+    with pytest.raises(ValueError, match="2 different settings"):
+        time_ratios(results, "dni", 8)
+    from minidni.plots.recurrent import _label, _style
+    assert _label(results[1], 0) == "DNI, T=8" and _style(results[1], [8, 40])["linestyle"] == "-"
+    assert _label(results[2], 0) == "DNI, T=8 (M's target clipped at norm 10, discounted: sg_scale 0.1)"
+    assert _style(results[2], [8, 40])["linestyle"] == "--"
+    copy = [{"task": "copy", "method": "dni", "T": 2, "seed": 0, "solved": n, "steps": 10,
+             "config": {"bits": 8, "hidden": 8, "cell": "lstm", "batch_size": 4, "lr": 3e-3, "sg_lr": 1e-3,
+                        "sg_input": "bounded", "target_clip": clip}} for n, clip in ((3, 0.0), (5, 10.0))]
+    copy_table = results_table("copy", copy)
+    assert "| dni | M on (h, tanh c) | 3 |" in copy_table and "| dni | M on (h, tanh c), M's target clipped at norm 10 | 5 |" in copy_table
 
 
 def test_results_table_names_a_discount_and_gives_the_spread_of_copy_seeds():

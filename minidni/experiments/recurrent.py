@@ -317,17 +317,23 @@ def time_to_reach(result, target):
     return next((h["seconds"] for h in result["history"] if h["bpc"] <= target), None)
 
 
-def time_ratios(results, method, T, reference=("bptt", 40)):
+def time_ratios(results, method, T, reference=("bptt", 40), setting=None):
     """Per seed: the training time `method`-T takes to reach the reference run's best validation
     BPC, over the time the reference takes to reach it itself (None where it never does).
-    The paper's claim for DNI-8 against BPTT-40: about 0.5."""
-    runs = {(r["method"], r["T"], r["seed"]): r for r in results}
+    The paper's claim for DNI-8 against BPTT-40: about 0.5. `setting`: which of `method`-T's
+    variants (an `m_setting`, e.g. with M's target clipped) when the results hold several."""
+    runs = [r for r in results if (r["method"], r["T"]) == (method, T)]
+    settings = {m_setting(r) for r in runs}
+    if setting is None and len(settings) > 1:
+        raise ValueError(f"the results hold {method}-{T} runs with {len(settings)} different settings "
+                         f"({'; '.join(sorted(settings))}): pass setting= to choose one")
+    runs = {r["seed"]: r for r in runs if setting is None or m_setting(r) == setting}
+    refs = {r["seed"]: r for r in results if (r["method"], r["T"]) == reference}
     out = {}
-    for (m, t, seed), ref in sorted(runs.items()):
-        if (m, t) == reference and (method, T, seed) in runs:
-            target = best_bpc(ref)
-            reached = time_to_reach(runs[(method, T, seed)], target)
-            out[seed] = None if reached is None else reached / time_to_reach(ref, target)
+    for seed in sorted(set(refs) & set(runs)):
+        target = best_bpc(refs[seed])
+        reached = time_to_reach(runs[seed], target)
+        out[seed] = None if reached is None else reached / time_to_reach(refs[seed], target)
     return out
 
 
@@ -372,28 +378,31 @@ def settings_line(task, results):
 
 def results_table(task, results):
     """Markdown: largest N solved (Copy tasks) or BPC (charlm) per method and T, mean and range over
-    seeds, with the settings the runs share and what each DNI run's M reads (and any discount)."""
+    seeds, with the settings the runs share and what each DNI run's M reads (and any discount).
+    Runs of one method and T whose M differs (a discount, a clipped target) are rows of their own."""
     groups = {}
     for r in results:
-        groups.setdefault((r["method"], r["T"]), []).append(r)
+        groups.setdefault((r["method"], r["T"], m_setting(r)), []).append(r)
     lines = [settings_line(task, results), ""]
     if task == "charlm":
         lines += ["| method | T | M | best valid BPC | final valid BPC | test BPC | characters | training s |",
                   "|---|---|---|---|---|---|---|---|"]
-        for (m, T), rs in groups.items():
-            lines.append(f"| {m} | {T} | {m_setting(rs[0])} | {spread([best_bpc(r) for r in rs], 3)} | "
+        for (m, T, setting), rs in groups.items():
+            lines.append(f"| {m} | {T} | {setting} | {spread([best_bpc(r) for r in rs], 3)} | "
                          f"{spread([r['bpc'] for r in rs], 3)} | {spread([r['test_bpc'] for r in rs], 3)} | "
                          f"{rs[0]['chars']:,} | {spread([r['seconds'] for r in rs])} |")
-        if ("bptt", 40) in groups:
-            for m, T in (("dni", 8), ("bptt", 8)):
-                ratios = time_ratios(results, m, T)
+        if any(key[:2] == ("bptt", 40) for key in groups):
+            for m, T, setting in [key for key in groups if key[:2] in (("dni", 8), ("dni-aux", 8), ("bptt", 8))]:
+                ratios = time_ratios(results, m, T, setting=setting)
                 if ratios:
                     shown = ", ".join(f"seed {seed} " + ("never" if v is None else f"{v:.2f}")
                                       for seed, v in ratios.items())
-                    lines.append(f"\n{m.upper()}-{T}: training time to reach BPTT-40's best validation BPC, "
+                    named = "" if setting in ("—", "M on (h, tanh c)") else f" ({setting})"
+                    name = {"dni-aux": "DNI + Aux"}.get(m, m.upper())
+                    lines.append(f"\n{name}-{T}{named}: training time to reach BPTT-40's best validation BPC, "
                                  f"over BPTT-40's own time to it: {shown}.")
         return "\n".join(lines) + "\n"
-    Ts = sorted({T for _, T in groups})
+    Ts = sorted({T for _, T, _ in groups})
     lines += ["| method | M | " + " | ".join(f"T={T}" for T in Ts) + " |", "|---|---|" + "---|" * len(Ts)]
     n_seeds = len({r["seed"] for r in results})
 
@@ -401,7 +410,6 @@ def results_table(task, results):
         if not rs:
             return "not run"
         return spread([r["solved"] for r in rs], 1) + (f" [{len(rs)} of {n_seeds} seeds]" if len(rs) < n_seeds else "")
-    for m in dict.fromkeys(m for m, _ in groups):
-        first = next(rs[0] for (mm, _), rs in groups.items() if mm == m)
-        lines.append(f"| {m} | {m_setting(first)} | " + " | ".join(cell(groups.get((m, T), [])) for T in Ts) + " |")
+    for m, setting in dict.fromkeys((m, s) for m, _, s in groups):
+        lines.append(f"| {m} | {setting} | " + " | ".join(cell(groups.get((m, T, setting), [])) for T in Ts) + " |")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from ..experiments.recurrent import results_table
+from ..experiments.recurrent import m_setting, results_table
 from .style import METHOD_COLOURS as COLOURS, METHOD_LABELS as LABELS, plt
 
 CORPUS_NAMES = {"embedded": "the embedded corpus (pydoc_data.topics)", "ptb": "Penn Treebank",
@@ -17,26 +17,43 @@ CORPUS_NAMES = {"embedded": "the embedded corpus (pydoc_data.topics)", "ptb": "P
 T_STYLES = ["-", "--", ":", "-.", (0, (5, 1))]
 
 
+def _variant(r):
+    """What sets a run's M apart from the default (a clipped target, a discount), "" if nothing."""
+    setting = m_setting(r)
+    return "" if setting in ("—", "M on (h, tanh c)") else setting.replace("M on (h, tanh c), ", "").replace("*", "")
+
+
 def _label(r, first_seed):
-    """The legend's entry: one per (method, T); the other seeds' lines share it."""
-    return f"{LABELS[r['method']]}, T={r['T']}" if r.get("seed", 0) == first_seed else None
+    """The legend's entry: one per (method, T, M's variant); the other seeds' lines share it."""
+    if r.get("seed", 0) != first_seed:
+        return None
+    variant = _variant(r)
+    return f"{LABELS[r['method']]}, T={r['T']}" + (f" ({variant})" if variant else "")
 
 
 def _style(r, Ts):
-    """Colour by method; for BPTT, which runs at several T, the line style tells T apart."""
-    return dict(color=COLOURS[r["method"]], linestyle=T_STYLES[Ts.index(r["T"]) % len(T_STYLES)],
-                linewidth=2.0 if r["method"] != "bptt" else 1.5)
+    """Colour by method; for BPTT, which runs at several T, the line style tells T apart, and
+    a DNI run whose M differs from the default is dashed."""
+    style = "--" if _variant(r) else T_STYLES[Ts.index(r["T"]) % len(T_STYLES)]
+    return dict(color=COLOURS[r["method"]], linestyle=style, linewidth=2.0 if r["method"] != "bptt" else 1.5)
+
+
+def best_so_far(result):
+    """A charlm run's validation BPC, each record replaced by the best of the run up to it."""
+    return np.minimum.accumulate([h["bpc"] for h in result["history"]]).tolist()
 
 
 def plot_curves(results, stem):
     """Learning curves against training progress and against wall-clock; returns the paths written.
 
-    charlm: validation bits per character against characters seen and against training
-    seconds. copy / repeat-copy: the curriculum's current sequence length N.
+    charlm: the best validation bits per character so far, against characters seen and against
+    training seconds; the seeds of a (method, T, M) as their mean and, shaded, their range
+    (a line per seed where their records differ in number). copy / repeat-copy: the curriculum's
+    current sequence length N, a line per seed.
     """
     Ts = sorted({r["T"] for r in results})
     charlm = results[0]["task"] == "charlm"
-    y_key, y_label = ("bpc", "validation bits per character") if charlm else ("n", "sequence length N reached")
+    y_label = "best validation bits per character so far" if charlm else "sequence length N reached"
     x_axes = [("chars", "characters seen (millions)", 1e-6, "steps") if charlm else
               ("step", "training steps (batches of sequences)", 1, "steps"),
               ("seconds", "training wall-clock time (s)", 1, "wallclock")]
@@ -44,22 +61,34 @@ def plot_curves(results, stem):
     seeds, first_seed = len({r.get("seed", 0) for r in results}), min(r.get("seed", 0) for r in results)
     title = ((f"Character LM on {CORPUS_NAMES.get(corpus, corpus)}" if charlm else
               f"{results[0]['task'].capitalize()}: curriculum length")
-             + (f" ({seeds} seeds, a line each)" if seeds > 1 else ""))
+             + (f"\n({seeds} seeds: " + ("mean, and their range shaded)" if charlm else "a line each)")
+                if seeds > 1 else ""))
+    groups = {}
+    for r in results:
+        groups.setdefault((r["method"], r["T"], _variant(r)), []).append(r)
     paths = []
     for x_key, x_label, x_scale, suffix in x_axes:
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for r in results:
-            xs = [h[x_key] * x_scale for h in r["history"]]
-            ax.plot(xs, [h[y_key] for h in r["history"]], label=_label(r, first_seed), **_style(r, Ts))
-        if charlm:                  # the first record is the untrained net (log2 of the symbols): zoom past it
-            later = [h["bpc"] for r in results for h in r["history"][1:]]
-            if later:
-                ax.set_ylim(min(later) - 0.05, min(max(later), min(later) + 1.5) + 0.05)
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        for runs in groups.values():
+            if charlm and len({len(r["history"]) for r in runs}) == 1:     # the seeds' records line up
+                xs = np.mean([[h[x_key] * x_scale for h in r["history"]] for r in runs], axis=0)
+                ys = np.array([best_so_far(r) for r in runs])
+                style = _style(runs[0], Ts)
+                ax.plot(xs, ys.mean(axis=0), label=_label(dict(runs[0], seed=first_seed), first_seed), **style)
+                if len(runs) > 1:
+                    ax.fill_between(xs, ys.min(axis=0), ys.max(axis=0), color=style["color"], alpha=0.12, linewidth=0)
+                continue
+            for r in runs:
+                ys = best_so_far(r) if charlm else [h["n"] for h in r["history"]]
+                ax.plot([h[x_key] * x_scale for h in r["history"]], ys, label=_label(r, first_seed), **_style(r, Ts))
+        if charlm:                  # the first records are the untrained net (log2 of the symbols): zoom past them
+            lowest = min(min(best_so_far(r)) for r in results)
+            ax.set_ylim(lowest - 0.02, lowest + 0.4)
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
         fig.tight_layout()
         path = f"{stem}_{suffix}.png"
         fig.savefig(path, dpi=120)
