@@ -58,3 +58,15 @@ def test_ab_without_the_other_side_says_what_to_name():
 def _numpy():
     if backend.get_backend() != "numpy":
         pytest.skip("the benchmark tools are tested on the NumPy backend")
+
+
+def test_window_cost_times_every_run_on_the_same_characters_and_prints_ratios_to_the_first(capsys):
+    from window_cost import contender, main
+    run, chars = contender("bptt", 8, 40, 10, 4, 8)
+    run()
+    assert chars == 40 * 4
+    _, chars40 = contender("dni", 40, 40, 10, 4, 8)
+    assert chars40 == chars                          # one window of 40 trains on what five of 8 do
+    assert main(["--runs", "bptt:8", "dni:8", "--repeats", "1", "--chars", "16", "--hidden", "8", "--pause", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "bptt:8" in out and "1.00 of bptt:8" in out and "of bptt:8" in out.split("dni:8")[1]
