@@ -310,6 +310,16 @@ def test_quick_runs_of_every_task_and_method_produce_results_and_figures(tmp_pat
     assert all((tmp_path / p.split("/")[-1]).stat().st_size > 1000 for p in paths)
 
 
+def test_copy_bars_only_where_a_method_ran(tmp_path):
+    from minidni.plots.recurrent import plot_copy_table, solved_per_T
+    config = {"bits": 8, "hidden": 8, "cell": "lstm", "batch_size": 4, "lr": 3e-3, "sg_lr": 1e-3, "sg_input": "bounded"}
+    runs = [{"task": "repeat-copy", "method": m, "T": T, "seed": s, "solved": T + s, "steps": 10, "config": config}
+            for m, Ts in (("bptt", (2, 8)), ("dni-aux", (8,))) for T in Ts for s in (0, 1)]
+    assert solved_per_T(runs, "dni-aux", [2, 8]) == [(1, [8, 9])]
+    assert solved_per_T(runs, "bptt", [2, 8]) == [(0, [2, 3]), (1, [8, 9])]
+    assert (tmp_path / "t.png").name in plot_copy_table({"repeat-copy": runs}, str(tmp_path / "t.png"))
+
+
 def _lm_result(method, T, seed, curve, sg_scale=1.0):
     """A charlm result whose history is [(seconds, bpc), ...]."""
     history = [{"step": i, "chars": i, "seconds": t, "bpc": b} for i, (t, b) in enumerate(curve)]

@@ -97,6 +97,12 @@ def plot_curves(results, stem):
     return paths
 
 
+def solved_per_T(results, method, Ts):
+    """[(index of T in Ts, [N solved by each seed]), ...] for the T at which `method` ran."""
+    cells = [(i, [r["solved"] for r in results if r["method"] == method and r["T"] == T]) for i, T in enumerate(Ts)]
+    return [(i, v) for i, v in cells if v]
+
+
 def plot_copy_table(results_by_task, path):
     """Grouped bars: the largest N solved per T (x) and method (colour), one panel per task."""
     tasks = list(results_by_task)
@@ -107,8 +113,9 @@ def plot_copy_table(results_by_task, path):
         methods = list(dict.fromkeys(r["method"] for r in results))
         width = 0.8 / len(methods)
         for k, m in enumerate(methods):
-            per_seed = [[r["solved"] for r in results if r["method"] == m and r["T"] == T] or [0] for T in Ts]
-            xs = [i + (k - (len(methods) - 1) / 2) * width for i in range(len(Ts))]
+            cells = solved_per_T(results, m, Ts)                # no bar where the method did not run
+            xs = [i + (k - (len(methods) - 1) / 2) * width for i, _ in cells]
+            per_seed = [v for _, v in cells]
             bars = ax.bar(xs, [np.mean(v) for v in per_seed], width, color=COLOURS[m], label=LABELS[m], alpha=0.8)
             ax.bar_label(bars, fmt="%.3g", fontsize=7)
             for x, v in zip(xs, per_seed):             # every seed as a dot: the bar is their mean
