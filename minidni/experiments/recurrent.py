@@ -359,6 +359,15 @@ def m_setting(result):
     return f"M on {reads}{aux}{slow}{capped}" + ("" if scale == 1 else f", **discounted: sg_scale {scale:g}**")
 
 
+def m_variant(result):
+    """What sets a run's M apart from plain DNI's (M on (h, tanh c), nothing else): the aux weight,
+    an averaged M, a clipped target, a discount, or M on the raw state; "" for plain DNI and BPTT."""
+    setting, plain = m_setting(result), "M on (h, tanh c)"
+    if setting in ("—", plain):
+        return ""
+    return setting[len(plain) + 2:] if setting.startswith(plain + ", ") else setting
+
+
 def settings_line(task, results):
     """One line of the settings every run of a table shares."""
     c, seeds = results[0]["config"], sorted({r["seed"] for r in results})
@@ -397,7 +406,8 @@ def results_table(task, results):
                 if ratios:
                     shown = ", ".join(f"seed {seed} " + ("never" if v is None else f"{v:.2f}")
                                       for seed, v in ratios.items())
-                    named = "" if setting in ("—", "M on (h, tanh c)") else f" ({setting})"
+                    variant = m_variant(groups[(m, T, setting)][0])
+                    named = f" ({variant})" if variant else ""
                     name = {"dni-aux": "DNI + Aux"}.get(m, m.upper())
                     lines.append(f"\n{name}-{T}{named}: training time to reach BPTT-40's best validation BPC, "
                                  f"over BPTT-40's own time to it: {shown}.")
