@@ -14,6 +14,7 @@ import sys
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from minidni.errors import UserError
 from minidni.experiments.recurrent import RNNConfig, _trainer, parse_run
 from step_time import interleaved
 
@@ -48,8 +49,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
     contenders, chars = {}, {}
     for run in args.runs:
-        method, T = parse_run(run)
-        contenders[run], chars[run] = contender(method, T, args.chars, args.symbols, args.batch, args.hidden)
+        try:
+            method, T = parse_run(run)
+            contenders[run], chars[run] = contender(method, T, args.chars, args.symbols, args.batch, args.hidden)
+        except UserError as e:
+            ap.error(str(e))                          # exits 2 with the usage and what was wrong
     with threadpool_limits(args.threads):
         seconds = interleaved(contenders, args.repeats, 1, pause=args.pause)
     per_char = {run: 1e6 * seconds[run] / chars[run] for run in args.runs}

@@ -70,3 +70,7 @@ def test_window_cost_times_every_run_on_the_same_characters_and_prints_ratios_to
     assert main(["--runs", "bptt:8", "dni:8", "--repeats", "1", "--chars", "16", "--hidden", "8", "--pause", "0"]) == 0
     out = capsys.readouterr().out
     assert "bptt:8" in out and "1.00 of bptt:8" in out and "of bptt:8" in out.split("dni:8")[1]
+    for bad, says in ((["--runs", "bptt8"], "METHOD:T"), (["--runs", "bptt:0"], "-T")):
+        with pytest.raises(SystemExit) as stop:
+            main(bad)
+        assert stop.value.code == 2 and says in capsys.readouterr().err
