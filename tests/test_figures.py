@@ -199,8 +199,7 @@ def test_the_full_grids_are_the_ones_behind_the_committed_runs(task):
             settings["target_clip"] = 0.0
         return method, T, seed, json.dumps(settings, sort_keys=True)
     planned = set()
-    grids = RNN_FULL[task]
-    for grid in grids if isinstance(grids, list) else [grids]:
+    for grid in RNN_FULL[task]:
         for c in RNNCompareConfig(task, **grid).check().configs():
             c = c.resolved()
             settings = {k: v for k, v in dataclasses.asdict(c).items() if k not in ("task", "method", "T", "seed")}

@@ -366,8 +366,8 @@ def test_runs_of_one_method_whose_m_differs_are_rows_of_their_own_and_timed_apar
     with pytest.raises(ValueError, match="2 different settings"):
         time_ratios(results, "dni", 8)
     from minidni.plots.recurrent import _label, _style
-    assert _label(results[1], 0) == "DNI, T=8" and _style(results[1], [8, 40])["linestyle"] == "-"
-    assert _label(results[2], 0) == "DNI, T=8 (M's target clipped at norm 10, discounted: sg_scale 0.1)"
+    assert _label(results[1]) == "DNI, T=8" and _style(results[1], [8, 40])["linestyle"] == "-"
+    assert _label(results[2]) == "DNI, T=8 (M's target clipped at norm 10, discounted: sg_scale 0.1)"
     assert _style(results[2], [8, 40])["linestyle"] == "--"
     copy = [{"task": "copy", "method": "dni", "T": 2, "seed": 0, "solved": n, "steps": 10,
              "config": {"bits": 8, "hidden": 8, "cell": "lstm", "batch_size": 4, "lr": 3e-3, "sg_lr": 1e-3,

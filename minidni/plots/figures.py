@@ -168,14 +168,14 @@ def _describe_cell(r):
 # Repeat-Copy's DNI + Aux at T = 8 only, the one T where BPTT and DNI tie); char-LM on the
 # standard library's source, 20M characters a run, DNI with M's target clipped at norm 10 (it
 # steadies undiscounted DNI there; BPTT has no M) and, as a grid of its own, DNI as the paper
-# states it. DNI + Aux with the weight chosen on validation. A task's value is a grid or a list of them.
-RNN_FULL = {"copy": dict(method=["bptt", "dni", "dni-aux"], seed=[0, 1, 2]),
+# states it. DNI + Aux with the weight chosen on validation. A task's value is a list of grids.
+RNN_FULL = {"copy": [dict(method=["bptt", "dni", "dni-aux"], seed=[0, 1, 2])],
             "repeat-copy": [dict(method=["bptt", "dni"], seed=[0, 1, 2]), dict(runs=["dni-aux:8"], seed=[0, 1, 2])],
             "charlm": [dict(runs=["bptt:8", "bptt:20", "bptt:40", "dni:8", "dni-aux:8"], seed=[0, 1, 2],
                             corpus="stdlib", chars=20_000_000, target_clip=10.0),
                        dict(runs=["dni:8"], seed=[0, 1, 2], corpus="stdlib", chars=20_000_000)]}
-RNN_QUICK = {"copy": dict(runs=["bptt:3", "dni:3"]), "repeat-copy": dict(runs=["bptt:3", "dni:3"]),
-             "charlm": dict(runs=["bptt:8", "dni:8"])}
+RNN_QUICK = {"copy": [dict(runs=["bptt:3", "dni:3"])], "repeat-copy": [dict(runs=["bptt:3", "dni:3"])],
+             "charlm": [dict(runs=["bptt:8", "dni:8"])]}
 
 
 def rnn_figures(out_dir, quick=False):
@@ -189,7 +189,7 @@ def rnn_figures(out_dir, quick=False):
     by_task = {}
     with threadpool_limits(1):                  # the LSTM's small GEMMs run faster on one thread
         for task, grids in (RNN_QUICK if quick else RNN_FULL).items():
-            for grid in grids if isinstance(grids, list) else [grids]:
+            for grid in grids:
                 results = run(RNNCompareConfig(task, quick=quick, **grid), lambda r: _log(describe(r)))
                 by_task.setdefault(task, []).extend(results)
     return draw_figures(by_task, out_dir)

@@ -22,10 +22,8 @@ def _variant(r):
     return m_variant(r).replace("*", "")
 
 
-def _label(r, first_seed):
-    """The legend's entry: one per (method, T, M's variant); the other seeds' lines share it."""
-    if r.get("seed", 0) != first_seed:
-        return None
+def _label(r):
+    """The legend's entry of a (method, T, M's variant): its seeds' lines share it."""
     variant = _variant(r)
     return f"{LABELS[r['method']]}, T={r['T']}" + (f" ({variant})" if variant else "")
 
@@ -57,7 +55,7 @@ def plot_curves(results, stem):
               ("step", "training steps (batches of sequences)", 1, "steps"),
               ("seconds", "training wall-clock time (s)", 1, "wallclock")]
     corpus = results[0].get("corpus", "")
-    seeds, first_seed = len({r.get("seed", 0) for r in results}), min(r.get("seed", 0) for r in results)
+    seeds = len({r.get("seed", 0) for r in results})
     title = ((f"Character LM on {CORPUS_NAMES.get(corpus, corpus)}" if charlm else
               f"{results[0]['task'].capitalize()}: curriculum length")
              + (f"\n({seeds} seeds: " + ("mean, and their range shaded)" if charlm else "a line each)")
@@ -65,6 +63,8 @@ def plot_curves(results, stem):
     groups = {}
     for r in results:
         groups.setdefault((r["method"], r["T"], _variant(r)), []).append(r)
+    if charlm:                      # the first records are the untrained net (log2 of the symbols): zoom past them
+        lowest = min(min(best_so_far(r)) for r in results)
     paths = []
     for x_key, x_label, x_scale, suffix in x_axes:
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -73,15 +73,14 @@ def plot_curves(results, stem):
                 xs = np.mean([[h[x_key] * x_scale for h in r["history"]] for r in runs], axis=0)
                 ys = np.array([best_so_far(r) for r in runs])
                 style = _style(runs[0], Ts)
-                ax.plot(xs, ys.mean(axis=0), label=_label(dict(runs[0], seed=first_seed), first_seed), **style)
+                ax.plot(xs, ys.mean(axis=0), label=_label(runs[0]), **style)
                 if len(runs) > 1:
                     ax.fill_between(xs, ys.min(axis=0), ys.max(axis=0), color=style["color"], alpha=0.12, linewidth=0)
                 continue
-            for r in runs:
+            for k, r in enumerate(runs):                     # a line per seed, one legend entry for them
                 ys = best_so_far(r) if charlm else [h["n"] for h in r["history"]]
-                ax.plot([h[x_key] * x_scale for h in r["history"]], ys, label=_label(r, first_seed), **_style(r, Ts))
-        if charlm:                  # the first records are the untrained net (log2 of the symbols): zoom past them
-            lowest = min(min(best_so_far(r)) for r in results)
+                ax.plot([h[x_key] * x_scale for h in r["history"]], ys, label=None if k else _label(r), **_style(r, Ts))
+        if charlm:
             ax.set_ylim(lowest - 0.02, lowest + 0.4)
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
