@@ -12,7 +12,10 @@ one kind, so drift and noise hit both alike. A revision is checked out with
 `git worktree add` into a temporary folder, removed at the end.
 
 Prints for each step the median time of each side and the median of the per-round
-ratios this / other with their interquartile range (below 1: this checkout is faster).
+ratios this / other with their interquartile range (below 1: this checkout is faster);
+then the same ratio for the time outside the step's matrix products: each round also
+times the step's GEMMs alone (step_time.gemm_steps, lstm_step.gemm_window) in this
+side's process, and the ratio is (this - GEMMs) / (other - GEMMs).
 """
 import argparse
 import json
@@ -36,11 +39,12 @@ def worker(threads):
     from threadpoolctl import threadpool_limits
 
     import minidni
-    from lstm_step import SYMBOLS, T, BATCH, minidni_window
-    from step_time import steps, timer
+    from lstm_step import SYMBOLS, T, BATCH, gemm_window, minidni_window
+    from step_time import gemm_steps, steps, timer
     rng = np.random.default_rng(0)
     made = {k: fn for k, (_, fn) in steps().items()}
     made["lstm"] = minidni_window(rng, rng.integers(0, SYMBOLS, (T, BATCH)), rng.integers(0, SYMBOLS, (T, BATCH)))
+    made.update({f"gemm:{k}": fn for k, fn in {**gemm_steps(), "lstm": gemm_window()}.items()})
     print(json.dumps({"minidni": os.path.dirname(os.path.dirname(minidni.__file__))}), flush=True)
     with threadpool_limits(threads):
         for fn in made.values():                         # warm up
@@ -97,9 +101,9 @@ def main(argv=None):
     try:
         sides = {"this": start(ROOT, args.threads), "other": start(tree, args.threads)}
         order = np.random.default_rng(0)
-        samples = {(s, k): [] for s in sides for k in args.kinds}
+        pairs = [(s, k) for s in sides for k in args.kinds] + [("this", f"gemm:{k}") for k in args.kinds]
+        samples = {pair: [] for pair in pairs}
         for _ in range(args.repeats):
-            pairs = [(s, k) for s in sides for k in args.kinds]
             for i in order.permutation(len(pairs)):
                 time.sleep(args.pause)
                 side, kind = pairs[i]
@@ -112,12 +116,19 @@ def main(argv=None):
     result = {"other": args.other, "threads": args.threads, "repeats": args.repeats, "inner": args.inner}
     print(f"this checkout against {args.other}, {args.threads} thread(s), {args.repeats} rounds x {args.inner} steps")
     for kind in args.kinds:
-        ratios = [a / b for a, b in zip(samples["this", kind], samples["other", kind])]
-        q1, med, q3 = np.percentile(ratios, [25, 50, 75])
-        this, other = (1e3 * statistics.median(samples[s, kind]) for s in ("this", "other"))
-        result[kind] = {"this_ms": this, "other_ms": other, "ratio_median": med, "ratio_q1": q1, "ratio_q3": q3}
-        print(f"  {kind:5s} this {this:8.3f} ms   other {other:8.3f} ms   this / other {med:.3f} "
+        this, other, gemm = (samples["this", kind], samples["other", kind], samples["this", f"gemm:{kind}"])
+        # per round: the step's ratio, and the ratio of the time outside its GEMMs (step - GEMM chain)
+        q1, med, q3 = np.percentile([a / b for a, b in zip(this, other)], [25, 50, 75])
+        o1, omed, o3 = np.percentile([(a - g) / (b - g) for a, b, g in zip(this, other, gemm)], [25, 50, 75])
+        ms = {name: 1e3 * statistics.median(v) for name, v in (("this", this), ("other", other), ("gemm", gemm))}
+        result[kind] = {"this_ms": ms["this"], "other_ms": ms["other"], "ratio_median": med, "ratio_q1": q1,
+                        "ratio_q3": q3, "gemm_ms": ms["gemm"], "outside_this_ms": ms["this"] - ms["gemm"],
+                        "outside_other_ms": ms["other"] - ms["gemm"], "outside_ratio_median": omed,
+                        "outside_ratio_q1": o1, "outside_ratio_q3": o3}
+        print(f"  {kind:5s} this {ms['this']:8.3f} ms   other {ms['other']:8.3f} ms   this / other {med:.3f} "
               f"(interquartile {q1:.3f}-{q3:.3f})")
+        print(f"        its GEMMs {ms['gemm']:8.3f} ms   outside them: this / other {omed:.3f} "
+              f"(interquartile {o1:.3f}-{o3:.3f})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -10,7 +10,8 @@ softmax cross-entropy (summed over steps, mean over the batch) -> backward -> Ad
 Both sides run in float32 with the same number of threads; the state from the last
 window enters each window, with no gradient through it.
 
-Prints the median step time of each and minidni / torch (goal <= 1.25); each round runs
+Prints the median step time of each and minidni / torch (goal <= 1.25), and the time of
+the window's GEMMs alone (lstm_gemms), so the time outside them shows; each round runs
 `inner` windows of each contender back to back, in a shuffled order (see step_time.py).
 """
 import argparse
@@ -23,9 +24,24 @@ from threadpoolctl import threadpool_limits
 from minidni import backend
 from minidni.nn.recurrent import SequenceModel
 from minidni.train.tbptt import TBPTT
-from step_time import SYNCS, interleaved
+from step_time import SYNCS, gemm_chain, interleaved
 
 T, BATCH, HIDDEN, SYMBOLS, EMBED = 20, 32, 256, 50, 64
+
+
+def lstm_gemms():
+    """The GEMMs of one window, as (m, k, n): the input projection of all T steps, the T recurrent
+    products h W_h, the readout; backward: the readout's dW and dh, T products d W_h^T, then
+    dW_x, dW_h and dx of all steps at once (the embedding takes dx)."""
+    TN, G = T * BATCH, 4 * HIDDEN
+    forward = [(TN, EMBED, G)] + [(BATCH, HIDDEN, G)] * T + [(TN, HIDDEN, SYMBOLS)]
+    backward = [(HIDDEN, TN, SYMBOLS), (TN, SYMBOLS, HIDDEN)] + [(BATCH, G, HIDDEN)] * T
+    return forward + backward + [(EMBED, TN, G), (HIDDEN, TN, G), (TN, G, EMBED)]
+
+
+def gemm_window(seed=0):
+    """A function running the window's GEMMs alone, on preallocated float32 operands."""
+    return gemm_chain(lstm_gemms(), backend.xp(), np.float32, np.random.default_rng(seed))
 
 
 def minidni_window(rng, tokens, targets):
@@ -77,17 +93,20 @@ def main(argv=None):
     if device == "cuda":
         SYNCS.append(torch.cuda.synchronize)
     contenders = {"minidni": minidni_window(rng, tokens, targets),
-                  "torch": torch_window(torch, tokens, targets, device)}
+                  "torch": torch_window(torch, tokens, targets, device), "gemm": gemm_window()}
     with threadpool_limits(args.threads):
         t = interleaved(contenders, args.repeats, args.inner)
     result = {"backend": backend.get_backend(), "T": T, "batch": BATCH, "hidden": HIDDEN, "symbols": SYMBOLS, "embed": EMBED, "threads": args.threads,
               "repeats": args.repeats, "inner": args.inner, "torch_version": torch.__version__,
               "minidni_ms": 1e3 * t["minidni"], "torch_ms": 1e3 * t["torch"],
-              "minidni_over_torch": t["minidni"] / t["torch"]}
+              "minidni_over_torch": t["minidni"] / t["torch"], "gemm_ms": 1e3 * t["gemm"],
+              "minidni_over_gemm": t["minidni"] / t["gemm"], "outside_gemm_ms": 1e3 * (t["minidni"] - t["gemm"])}
     print(f"one TBPTT window (T={T}, batch {BATCH}, LSTM {HIDDEN}, {SYMBOLS} symbols), {args.threads} thread(s), "
           f"median of {args.repeats} rounds x {args.inner}:")
     print(f"  minidni {result['minidni_ms']:.2f} ms   torch {result['torch_ms']:.2f} ms   "
           f"minidni / torch {result['minidni_over_torch']:.2f}   (goal <= 1.25)")
+    print(f"  its GEMMs alone {result['gemm_ms']:.2f} ms   minidni / its GEMMs {result['minidni_over_gemm']:.2f}   "
+          f"outside the GEMMs {result['outside_gemm_ms']:.2f} ms")
     if args.profile:
         from phases import profile
         step = contenders["minidni"]

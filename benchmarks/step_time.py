@@ -96,7 +96,7 @@ def conv_gemms(batch, layers, head):
 
 
 def torch_step_fn(torch, net, x, y):
-    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)     # as minidni's "sgd" (make_optimizer)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def step():
@@ -104,6 +104,16 @@ def torch_step_fn(torch, net, x, y):
         loss_fn(net(x), y).backward()
         opt.step()
     return step
+
+
+def gemm_steps(hidden=256, seed=0):
+    """{kind: function running the GEMMs of that step alone}, for the kinds of `steps()`: the
+    BLAS limit each step is measured against (ab.py times them too, for the time outside them)."""
+    xp, dtype, rng = backend.xp(), np.float32, np.random.default_rng(seed)
+    widths = [784, hidden, hidden, hidden, 10]
+    return {"mlp": gemm_chain(mlp_gemms(256, widths), xp, dtype, rng),
+            "dni": gemm_chain(mlp_gemms(256, widths, [hidden] * 3), xp, dtype, rng),
+            "conv": gemm_chain(conv_gemms(64, [(1, 16, 28, 28), (16, 32, 14, 14)], (32 * 7 * 7, 10)), xp, dtype, rng)}
 
 
 def mlp_trainers(hidden, rng):
@@ -161,7 +171,6 @@ def main(argv=None):
     device = "cuda" if backend.get_backend() == "cupy" else "cpu"
     if torch is not None and device == "cuda":
         SYNCS.append(torch.cuda.synchronize)
-    xp, dtype, rng = backend.xp(), np.float32, np.random.default_rng(0)
     results = {"backend": backend.get_backend(), "threads": args.threads, "repeats": args.repeats}
     H = args.hidden
     widths, n = [784, H, H, H, 10], 256
@@ -170,10 +179,10 @@ def main(argv=None):
     bp_step, dni_step, conv_step = (mine[k][1] for k in ("mlp", "dni", "conv"))
     x, y = batch(np.random.default_rng(1), (n, 784))     # PyTorch's inputs (values do not change the time)
 
+    gemms = gemm_steps(H)
+
     # --- MLP 784-H-H-H-10, batch 256 ---
-    contenders = {"backprop": bp_step, "dni": dni_step,
-                  "gemm": gemm_chain(mlp_gemms(n, widths), xp, dtype, rng),
-                  "dni_gemm": gemm_chain(mlp_gemms(n, widths, [H] * 3), xp, dtype, rng)}
+    contenders = {"backprop": bp_step, "dni": dni_step, "gemm": gemms["mlp"], "dni_gemm": gemms["dni"]}
     if torch is not None:
         layers = []
         for d_in, d_out in zip(widths[:-1], widths[1:]):
@@ -195,8 +204,7 @@ def main(argv=None):
     # --- conv net: conv3x3(1->16)-ReLU-pool, conv3x3(16->32)-ReLU-pool, linear, batch 64 ---
     n = 64
     x, y = batch(np.random.default_rng(1), (n, 1, 28, 28))
-    contenders = {"backprop": conv_step,
-                  "gemm": gemm_chain(conv_gemms(n, [(1, 16, 28, 28), (16, 32, 14, 14)], (32 * 7 * 7, 10)), xp, dtype, rng)}
+    contenders = {"backprop": conv_step, "gemm": gemms["conv"]}
     if torch is not None:
         nn = torch.nn
         net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),

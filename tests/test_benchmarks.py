@@ -13,7 +13,8 @@ BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, BENCH)
 
 from phases import LayerClock, leaves, profile  # noqa: E402
-from step_time import steps  # noqa: E402
+from lstm_step import gemm_window, lstm_gemms  # noqa: E402
+from step_time import gemm_steps, steps  # noqa: E402
 
 
 def test_layer_clock_times_every_leaf_layer_and_changes_nothing_it_times():
@@ -37,6 +38,16 @@ def test_profile_reports_the_phases_of_a_dni_step_and_the_layers_of_its_models()
     assert "all layers" in text and not trainer.trace.enabled
 
 
+def test_every_timed_step_has_its_gemm_chain_and_each_runs():
+    assert set(gemm_steps(hidden=16)) == set(steps(hidden=16))
+    for run in [*gemm_steps(hidden=16).values(), gemm_window()]:
+        run()
+    # the LSTM window: input projection, T recurrent products, readout; readout dW and dh, T products
+    # with W_h^T, then dW_x, dW_h and dx of all steps
+    from lstm_step import T
+    assert len(lstm_gemms()) == (1 + T + 1) + (2 + T) + 3
+
+
 def test_ab_times_two_trees_interleaved_and_prints_their_ratio(tmp_path):
     root = os.path.dirname(BENCH)
     out = tmp_path / "ab.json"
@@ -45,8 +56,25 @@ def test_ab_times_two_trees_interleaved_and_prints_their_ratio(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
-    assert result["mlp"]["this_ms"] > 0 and result["mlp"]["other_ms"] > 0
-    assert "this / other" in done.stdout
+    assert result["mlp"]["this_ms"] > 0 and result["mlp"]["other_ms"] > 0 and result["mlp"]["gemm_ms"] > 0
+    assert result["mlp"]["outside_this_ms"] == pytest.approx(result["mlp"]["this_ms"] - result["mlp"]["gemm_ms"])
+    assert "this / other" in done.stdout and "outside them" in done.stdout
+
+
+def test_same_bits_finds_a_tree_identical_to_itself(tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(BENCH, "same_bits.py"), os.path.dirname(BENCH),
+                           "--steps", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 of 22 paths differ" in done.stdout and "lstm dni, 128 units" in done.stdout
+
+
+def test_same_bits_reports_the_largest_change_of_a_path_that_moved():
+    from same_bits import compare
+    a = {"p": np.zeros(3, np.float32), "q": np.ones(2, np.float32)}
+    this = {"unchanged": a, "moved": {"p": np.array([0, 2e-7, 0], np.float32), "q": a["q"]}, "missing": a}
+    other = {"unchanged": {k: v.copy() for k, v in a.items()}, "moved": a}
+    rows = dict(compare(this, other))
+    assert rows["unchanged"] is None and rows["moved"] == pytest.approx(2e-7) and np.isnan(rows["missing"])
 
 
 def test_ab_without_the_other_side_says_what_to_name():

@@ -6,6 +6,7 @@ import pytest
 from minidni.backend import to_device, to_numpy
 from minidni.errors import DTypeError, ShapeError
 from minidni.gradcheck import check_module
+from minidni.nn.conv import col2im, im2col
 from minidni.nn import (AvgPool2d, BatchNorm, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid,
                         Tanh)
 
@@ -42,6 +43,7 @@ POOLS = {   # id: (kernel_size, stride, padding, input shape)
     "3x3-stride2-pad1-overlapping": (3, 2, 1, (2, 2, 7, 6)),
     "2x3-stride1-overlapping": ((2, 3), 1, 0, (1, 2, 4, 5)),
     "3x3-stride3-pad1-ragged": (3, 3, 1, (2, 2, 7, 5)),
+    "2x2-stride3-gaps": (2, 3, 0, (1, 2, 7, 8)),
 }
 
 NORM_SHAPES = {"features-(N,D)": (6, 4), "maps-(N,C,H,W)": (3, 2, 3, 2)}
@@ -77,6 +79,25 @@ def test_batchnorm_gradients_match_finite_differences_in_train_mode(shape, rng):
 def test_batchnorm_gradients_match_finite_differences_in_eval_mode(shape, rng):
     layer = randomise_running_stats(randomise(BatchNorm(shape[1]), rng), rng).eval()
     assert_gradients_correct(layer, randn(rng, *shape))
+
+
+WINDOWS = {   # id: (kernel, stride, padding, input shape): each of col2im's three ways to write back
+    "overlapping (added)": ((3, 2), 1, 1, (2, 3, 5, 6)),
+    "tiling the input (written into an empty array)": (2, 2, 0, (2, 3, 4, 6)),
+    "apart, leaving gaps (written into zeros)": ((2, 1), 3, 0, (2, 1, 8, 7)),
+}
+
+
+@pytest.mark.parametrize("kernel, stride, padding, shape", WINDOWS.values(), ids=WINDOWS.keys())
+def test_col2im_is_the_adjoint_of_im2col(kernel, stride, padding, shape, rng):
+    # <im2col(x), c> = <x, col2im(c)> for every x and c: col2im is the exact transpose, gaps and overlaps included
+    x = randn(rng, *shape)
+    cols = im2col(x, kernel, stride, padding)
+    c = randn(rng, *cols.shape)
+    col2im(c * np.nan, shape, stride, padding)    # leaves NaN in freed memory: a gap left unwritten would show it
+    dx = col2im(c, shape, stride, padding)
+    assert dx.shape == shape
+    assert np.isclose(float((cols * c).sum()), float((x * dx).sum()), rtol=1e-12)
 
 
 def test_conv2d_without_input_grad_returns_none_and_the_same_parameter_gradients(rng):
@@ -225,7 +246,7 @@ def test_parameter_free_layers_match_torch(torch, name, rng):
 
 
 def test_conv_relu_pool_batchnorm_stack_matches_torch_end_to_end(torch, rng):
-    # conv and pooling outputs are channel-major views; this checks they compose correctly
+    # conv and pooling outputs are views of (C, H, W, N) memory; this checks they compose correctly
     layers = [Conv2d(2, 3, 3, padding=1, rng=rng), BatchNorm(3), ReLU(), MaxPool2d(2),
               Conv2d(3, 4, 2, stride=2, rng=rng), AvgPool2d(3, 1, 1), Tanh(), Flatten(), Linear(16, 2, rng=rng)]
     tlayers = [torch.nn.Conv2d(2, 3, 3, padding=1), torch.nn.BatchNorm2d(3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),

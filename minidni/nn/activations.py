@@ -6,8 +6,9 @@ class ReLU(Module):
     """h = max(x, 0);  dx = dy * [x > 0]."""
 
     def forward(self, x):
-        self.mask = x > 0
-        return x * self.mask
+        h = array_module(x).maximum(x, 0)     # one fast pass; x * (x > 0) casts the mask to float first
+        self.mask = h > 0
+        return h
 
     def backward(self, dy):
         return dy * self.mask

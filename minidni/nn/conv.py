@@ -1,12 +1,17 @@
 """2-D convolution by im2col: gather every kernel window into one matrix, then one GEMM.
 
-Memory layout. The window matrix `cols` is laid out (C, kh, kw, N, Ho, Wo), so its
-reshape to the GEMM operand (C*kh*kw, N*Ho*Wo) is free and the GEMM result
-(F, N*Ho*Wo) is already the output in channel-major memory. Outputs are returned as
-(N, F, Ho, Wo) views of that (F, N, Ho, Wo) memory rather than copied to NCHW order:
-element-wise layers keep the layout, and the next conv or pooling layer, which wants
-channel-major input, transposes it back for free. Gradients flow back the same way,
-so a stack of conv, pooling and activation layers makes no transposing copies.
+Memory layout. Inside the conv and pooling layers the batch is the innermost axis:
+activations live in (C, H, W, N) memory and the window matrix `cols` is laid out
+(C, kh, kw, Ho, Wo, N). Slicing one kernel offset out of (C, H, W, N) keeps W and N
+together, so every copy in im2col and col2im moves runs of Wo*N (stride 1) or N
+numbers at a time, not rows of Wo: NumPy pays a fixed cost per run, and with rows of
+14 that cost was most of the layer. The reshape of `cols` to the GEMM operand
+(C*kh*kw, Ho*Wo*N) is free and the GEMM result (F, Ho*Wo*N) is already the output in
+that layout. Outputs are returned as (N, F, Ho, Wo) views of the (F, Ho, Wo, N)
+memory rather than copied to NCHW order: element-wise layers keep the layout, and the
+next conv or pooling layer, which wants it, transposes back for free. Gradients flow
+back the same way, so a stack of conv, pooling and activation layers makes no
+transposing copies.
 """
 import numpy as np
 
@@ -21,7 +26,7 @@ def pair(k):
 
 
 def im2col(x, kernel, stride=1, padding=0, fill=0.0):
-    """x: (N, C, H, W) -> cols: (C, kh, kw, N, Ho, Wo), cols[c, i, j, n, r, s] = xpad[n, c, sh*r + i, sw*s + j].
+    """x: (N, C, H, W) -> cols: (C, kh, kw, Ho, Wo, N), cols[c, i, j, r, s, n] = xpad[n, c, sh*r + i, sw*s + j].
 
     `kernel`, `stride`, `padding` are ints or (height, width) pairs; the border is
     padded with `fill` (0 for convolution, -inf for max pooling).
@@ -32,27 +37,36 @@ def im2col(x, kernel, stride=1, padding=0, fill=0.0):
     Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
     if Ho < 1 or Wo < 1:
         raise ShapeError(f"a {kh}x{kw} window does not fit input {tuple(x.shape)} with padding {padding}")
-    xt = x.transpose(1, 0, 2, 3)                      # (C, N, H, W)
+    xt = x.transpose(1, 2, 3, 0)                      # (C, H, W, N): free for the output of a conv or pooling layer
     if ph or pw:
-        xt = xp.pad(xt, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-    cols = xp.empty((C, kh, kw, N, Ho, Wo), dtype=x.dtype)
+        xt = xp.pad(xt, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=fill)
+    else:                                             # NCHW input (the data): one copy, then every slice is fast
+        xt = xp.ascontiguousarray(xt)
+    cols = xp.empty((C, kh, kw, Ho, Wo, N), dtype=x.dtype)
     for i in range(kh):                               # loop over kernel offsets only: each is one strided-slice copy
         for j in range(kw):
-            cols[:, i, j] = xt[:, :, i:i + sh * Ho:sh, j:j + sw * Wo:sw]
+            cols[:, i, j] = xt[:, i:i + sh * Ho:sh, j:j + sw * Wo:sw]
     return cols
 
 
 def col2im(cols, x_shape, stride=1, padding=0):
-    """The adjoint of im2col: cols: (C, kh, kw, N, Ho, Wo) -> dx: (N, C, H, W), summed where windows overlap."""
+    """The adjoint of im2col: cols: (C, kh, kw, Ho, Wo, N) -> dx: (N, C, H, W), summed where windows overlap."""
     xp = array_module(cols)
     (sh, sw), (ph, pw) = pair(stride), pair(padding)
-    C, kh, kw, N, Ho, Wo = cols.shape
+    C, kh, kw, Ho, Wo, N = cols.shape
     H, W = x_shape[2:]
-    dxt = xp.zeros((C, N, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    overlap = sh < kh or sw < kw
+    tiled = (sh, sw) == (kh, kw) and (Ho * kh, Wo * kw) == (Hp, Wp)    # the windows cover the input once
+    dxt = (xp.empty if tiled else xp.zeros)((C, Hp, Wp, N), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            dxt[:, :, i:i + sh * Ho:sh, j:j + sw * Wo:sw] += cols[:, i, j]
-    return dxt[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3)
+            window = dxt[:, i:i + sh * Ho:sh, j:j + sw * Wo:sw]
+            if overlap:
+                window += cols[:, i, j]
+            else:                                     # windows apart: each input gets one value, written not added
+                window[...] = cols[:, i, j]
+    return dxt[:, ph:ph + H, pw:pw + W].transpose(3, 0, 1, 2)
 
 
 class Conv2d(Module):
@@ -81,20 +95,21 @@ class Conv2d(Module):
         F, C, kh, kw = W.shape
         check_input(x, "Conv2d", ndim=4, size=C, axis=1, dtype=W.dtype)
         self.x_shape = x.shape
-        self.cols = im2col(x, (kh, kw), self.stride, self.padding)      # (C, kh, kw, N, Ho, Wo)
-        N, Ho, Wo = self.cols.shape[3:]
-        y = W.reshape(F, -1) @ self.cols.reshape(C * kh * kw, -1)       # (F, C*kh*kw) @ (C*kh*kw, N*Ho*Wo)
+        self.cols = im2col(x, (kh, kw), self.stride, self.padding)      # (C, kh, kw, Ho, Wo, N)
+        Ho, Wo, N = self.cols.shape[3:]
+        y = W.reshape(F, -1) @ self.cols.reshape(C * kh * kw, -1)       # (F, C*kh*kw) @ (C*kh*kw, Ho*Wo*N)
         y += b[:, None]
-        return y.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
+        return y.reshape(F, Ho, Wo, N).transpose(3, 0, 1, 2)
 
     def backward(self, dy):
         W = self.params["W"]
         F = W.shape[0]
-        dy = dy.transpose(1, 0, 2, 3).reshape(F, -1)                    # (F, N*Ho*Wo)
-        cols = self.cols.reshape(-1, dy.shape[1])                       # (C*kh*kw, N*Ho*Wo)
-        self.grads["W"] = (dy @ cols.T).reshape(W.shape)                # (F, N*Ho*Wo) @ (N*Ho*Wo, C*kh*kw)
+        dy = dy.transpose(1, 2, 3, 0).reshape(F, -1)                    # (F, Ho*Wo*N)
+        cols = self.cols.reshape(-1, dy.shape[1])                       # (C*kh*kw, Ho*Wo*N)
+        # dW = dy cols^T, computed as (cols dy^T)^T: the same sum, and OpenBLAS runs this orientation faster
+        self.grads["W"] = (cols @ dy.T).T.reshape(W.shape)              # ((C*kh*kw, Ho*Wo*N) @ (Ho*Wo*N, F))^T
         self.grads["b"] = dy.sum(axis=1)
         if not self.input_grad:
             return None
-        dcols = W.reshape(F, -1).T @ dy                                 # (C*kh*kw, F) @ (F, N*Ho*Wo)
+        dcols = W.reshape(F, -1).T @ dy                                 # (C*kh*kw, F) @ (F, Ho*Wo*N)
         return col2im(dcols.reshape(self.cols.shape), self.x_shape, self.stride, self.padding)

@@ -43,8 +43,11 @@ class BatchNorm(Module):
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
         self.per_feature = (1, -1) + (1,) * (x.ndim - 2)        # broadcasts a (D,) vector against x
         self.std = (var + self.eps) ** 0.5
-        self.xhat = (x - mean.reshape(self.per_feature)) / self.std.reshape(self.per_feature)
-        return gamma.reshape(self.per_feature) * self.xhat + beta.reshape(self.per_feature)
+        self.xhat = x - mean.reshape(self.per_feature)
+        self.xhat /= self.std.reshape(self.per_feature)          # in place: the same arithmetic, fewer new arrays
+        y = gamma.reshape(self.per_feature) * self.xhat
+        y += beta.reshape(self.per_feature)
+        return y
 
     def backward(self, dy):
         self.grads["gamma"] = (dy * self.xhat).sum(axis=self.axes)
@@ -55,7 +58,11 @@ class BatchNorm(Module):
         # dx = gamma / (n std) * (n dxhat - sum dxhat - xhat sum(dxhat xhat)) with dxhat = gamma dy,
         # whose two sums are the beta and gamma gradients already computed
         dgamma, dbeta = (self.grads[k].reshape(self.per_feature) for k in ("gamma", "beta"))
-        return (scale / self.n) * (self.n * dy - dbeta - self.xhat * dgamma)
+        dx = self.n * dy
+        dx -= dbeta
+        dx -= self.xhat * dgamma
+        dx *= scale / self.n                                    # in place, as in forward
+        return dx
 
 
 def recompute_statistics(model, batches):

@@ -21,7 +21,7 @@ class Pool2d(Module):
             raise ValueError(f"padding {padding} must be at most half the kernel size {kernel_size}")
 
     def windows(self, x, fill):
-        """x: (N, C, H, W) -> (C, kh*kw, N, Ho, Wo), one row per kernel offset."""
+        """x: (N, C, H, W) -> (C, kh*kw, Ho, Wo, N), one row per kernel offset (conv.py: the batch innermost)."""
         check_input(x, type(self).__name__, ndim=4)
         self.x_shape = x.shape
         cols = im2col(x, self.kernel, self.stride, self.padding, fill)
@@ -30,7 +30,7 @@ class Pool2d(Module):
         return cols.reshape(C, kh * kw, *cols.shape[3:])
 
     def unwindows(self, dcols):
-        """dcols: (C, kh*kw, N, Ho, Wo) -> dx: (N, C, H, W), the adjoint of `windows`."""
+        """dcols: (C, kh*kw, Ho, Wo, N) -> dx: (N, C, H, W), the adjoint of `windows`."""
         return col2im(dcols.reshape(self.cols_shape), self.x_shape, self.stride, self.padding)
 
 
@@ -43,20 +43,19 @@ class MaxPool2d(Pool2d):
 
     def forward(self, x):
         xp = array_module(x)
-        cols = self.windows(x, fill=-np.inf)                  # (C, kh*kw, N, Ho, Wo)
+        cols = self.windows(x, fill=-np.inf)                  # (C, kh*kw, Ho, Wo, N)
         y = cols.max(axis=1)                                  # a fast reduction, unlike argmax over axis 1
-        # mask of the first maximum in each window: one pass per kernel offset
-        self.mask = xp.empty(cols.shape, dtype=bool)
-        taken = xp.zeros(y.shape, dtype=bool)
-        for k in range(cols.shape[1]):
-            hit = cols[:, k] == y
-            hit &= ~taken
+        # mask of the first maximum in each window, one offset at a time; for booleans a > b is a and not b
+        self.mask = mask = xp.equal(cols, y[:, None])          # every maximum
+        taken = mask[:, 0].copy()
+        for k in range(1, cols.shape[1]):
+            hit = mask[:, k].copy()
+            xp.greater(hit, taken, out=mask[:, k])            # a maximum, and none before it
             taken |= hit
-            self.mask[:, k] = hit
-        return y.transpose(1, 0, 2, 3)
+        return y.transpose(3, 0, 1, 2)
 
     def backward(self, dy):
-        dcols = self.mask * dy.transpose(1, 0, 2, 3)[:, None]               # (C, kh*kw, N, Ho, Wo)
+        dcols = self.mask * dy.transpose(1, 2, 3, 0)[:, None]               # (C, kh*kw, Ho, Wo, N)
         return self.unwindows(dcols)
 
 
@@ -68,9 +67,9 @@ class AvgPool2d(Pool2d):
     """
 
     def forward(self, x):
-        return self.windows(x, fill=0.0).mean(axis=1).transpose(1, 0, 2, 3)
+        return self.windows(x, fill=0.0).mean(axis=1).transpose(3, 0, 1, 2)
 
     def backward(self, dy):
         k = self.kernel[0] * self.kernel[1]
-        dy = dy.transpose(1, 0, 2, 3)[:, None] / k                        # (C, 1, N, Ho, Wo)
+        dy = dy.transpose(1, 2, 3, 0)[:, None] / k                        # (C, 1, Ho, Wo, N)
         return self.unwindows(array_module(dy).broadcast_to(dy, (dy.shape[0], k, *dy.shape[2:])))

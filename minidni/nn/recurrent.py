@@ -122,10 +122,11 @@ class RNN(_Recurrent):
         W_h, h, T = self.params["W_h"], self.h, dy.shape[0]
         dz = xp.empty_like(dy)
         dh = xp.zeros_like(h[0]) if d_state is None else d_state[0].copy()
+        W_hT = xp.ascontiguousarray(W_h.T)                       # d W_h^T runs T times: faster on a contiguous copy
         for t in reversed(range(T)):
             dh += dy[t]
             xp.multiply(dh, 1 - h[t + 1] * h[t + 1], out=dz[t])  # tanh' = 1 - h^2
-            dh = dz[t] @ W_h.T                                    # to h_{t-1}
+            dh = dz[t] @ W_hT                                     # to h_{t-1}
         return self._parameter_grads(dz, h[:T]), (dh,)
 
 
@@ -157,6 +158,17 @@ class LSTM(_Recurrent):
         # gate derivative a' = a * is_sigmoid + is_tanh - a^2: a(1 - a) for sigmoid, 1 - a^2 for tanh
         self._is_sigmoid = xp.asarray(np.repeat([1.0, 1.0, 0.0, 1.0], H), dtype=dtype)
         self._is_tanh = 1 - self._is_sigmoid
+        self._rows = None        # the four rows above, repeated for a batch: see gate_constants
+
+    def gate_constants(self, n):
+        """scale, shift, is_sigmoid, is_tanh as (n, 4H) arrays, made once per batch size n.
+        NumPy runs an element-wise op on two same-shape arrays about twice as fast as on an
+        array and a broadcast row; the values, and so every result, are the same."""
+        if self._rows is None or self._rows[0].shape[0] != n:
+            xp = array_module(self._scale)
+            self._rows = tuple(xp.ascontiguousarray(xp.broadcast_to(v, (n, v.shape[0])))
+                               for v in (self._scale, self._shift, self._is_sigmoid, self._is_tanh))
+        return self._rows
 
     def forward(self, x, state=None):
         h0, c0 = self._check(x, state)
@@ -168,14 +180,15 @@ class LSTM(_Recurrent):
         c = xp.empty_like(h)
         tanh_c = xp.empty_like(h[1:])
         h[0], c[0] = h0, c0
+        scale, shift = self.gate_constants(x.shape[1])[:2]
         for t in range(T):
             a = gates[t]
             xp.matmul(h[t], W_h, out=a)
             a += z[t]
-            a *= self._scale
+            a *= scale
             xp.tanh(a, out=a)
-            a *= self._scale
-            a += self._shift
+            a *= scale
+            a += shift
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
             xp.multiply(f, c[t], out=c[t + 1])
             c[t + 1] += i * g
@@ -194,6 +207,8 @@ class LSTM(_Recurrent):
             dh, dc = xp.zeros_like(c[0]), xp.zeros_like(c[0])
         else:
             dh, dc = d_state[0].copy(), d_state[1].copy()
+        W_hT = xp.ascontiguousarray(W_h.T)                     # d W_h^T runs T times: faster on a contiguous copy
+        is_sigmoid, is_tanh = self.gate_constants(dy.shape[1])[2:]
         for t in reversed(range(T)):
             a, d = gates[t], dz[t]
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
@@ -203,9 +218,9 @@ class LSTM(_Recurrent):
             xp.multiply(dc, c[t], out=d[:, H:2 * H])             # dL/df
             xp.multiply(dc, i, out=d[:, 2 * H:3 * H])            # dL/dg
             xp.multiply(dh, tanh_c[t], out=d[:, 3 * H:])         # dL/do
-            d *= a * self._is_sigmoid + self._is_tanh - a * a    # through the gate non-linearities
+            d *= a * is_sigmoid + is_tanh - a * a                # through the gate non-linearities
             dc *= f                                              # to c_{t-1}
-            dh = d @ W_h.T                                       # to h_{t-1}
+            dh = d @ W_hT                                        # to h_{t-1}
         return self._parameter_grads(dz, self.h[:T]), (dh, dc)
 
 
