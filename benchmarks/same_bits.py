@@ -1,6 +1,6 @@
 """Do two versions of minidni compute the same numbers, bit for bit?
 
-    python benchmarks/same_bits.py 04c8904            # this checkout against a git revision
+    python benchmarks/same_bits.py 04bba86            # this checkout against a git revision
     python benchmarks/same_bits.py /path/to/checkout  # or another copy of the project
 
 A speed-up should change the time, not the results. Each side trains a few steps of every
@@ -85,15 +85,16 @@ def run_side(tree, steps, path):
 
 
 def compare(this, other):
-    """[(path, None if every parameter is the same bit for bit, else the largest change)] in this's order."""
+    """[(path, None if every parameter is the same bit for bit, else the largest change; NaN where the
+    other side lacks the path or a parameter)] in this's order."""
     rows = []
     for name, params in this.items():
         theirs = other.get(name)
         if theirs is None or set(theirs) != set(params):
             rows.append((name, float("nan")))
             continue
-        moved = [float(np.abs(params[k].astype(np.float64) - theirs[k]).max())
-                 for k in params if not np.array_equal(params[k], theirs[k])]
+        moved = [float(np.abs(params[k].astype(np.float64) - theirs[k]).max())     # bytes: -0.0 is not 0.0
+                 for k in params if params[k].dtype != theirs[k].dtype or params[k].tobytes() != theirs[k].tobytes()]
         rows.append((name, max(moved) if moved else None))
     return rows
 

@@ -3,7 +3,7 @@ agreement with PyTorch (which also cross-checks Linear and the activations), bad
 import numpy as np
 import pytest
 
-from minidni.backend import to_device, to_numpy
+from minidni.backend import array_module, to_device, to_numpy
 from minidni.errors import DTypeError, ShapeError
 from minidni.gradcheck import check_module
 from minidni.nn.conv import col2im, im2col
@@ -81,21 +81,23 @@ def test_batchnorm_gradients_match_finite_differences_in_eval_mode(shape, rng):
     assert_gradients_correct(layer, randn(rng, *shape))
 
 
-WINDOWS = {   # id: (kernel, stride, padding, input shape): each of col2im's three ways to write back
+WINDOWS = {   # id: (kernel, stride, padding, input shape): each of col2im's ways to write back
     "overlapping (added)": ((3, 2), 1, 1, (2, 3, 5, 6)),
     "tiling the input (written into an empty array)": (2, 2, 0, (2, 3, 4, 6)),
+    "side by side, a ragged edge left over (written into zeros)": (2, 2, 0, (2, 3, 5, 7)),
     "apart, leaving gaps (written into zeros)": ((2, 1), 3, 0, (2, 1, 8, 7)),
 }
 
 
 @pytest.mark.parametrize("kernel, stride, padding, shape", WINDOWS.values(), ids=WINDOWS.keys())
-def test_col2im_is_the_adjoint_of_im2col(kernel, stride, padding, shape, rng):
+def test_col2im_is_the_adjoint_of_im2col(kernel, stride, padding, shape, rng, monkeypatch):
     # <im2col(x), c> = <x, col2im(c)> for every x and c: col2im is the exact transpose, gaps and overlaps included
     x = randn(rng, *shape)
     cols = im2col(x, kernel, stride, padding)
     c = randn(rng, *cols.shape)
-    col2im(c * np.nan, shape, stride, padding)    # leaves NaN in freed memory: a gap left unwritten would show it
-    dx = col2im(c, shape, stride, padding)
+    xp = array_module(x)
+    monkeypatch.setattr(xp, "empty", lambda shape, dtype=float: xp.full(shape, np.nan, dtype=dtype))
+    dx = col2im(c, shape, stride, padding)        # "empty" memory is NaN here: a cell left unwritten shows
     assert dx.shape == shape
     assert np.isclose(float((cols * c).sum()), float((x * dx).sum()), rtol=1e-12)
 

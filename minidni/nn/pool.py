@@ -49,9 +49,8 @@ class MaxPool2d(Pool2d):
         self.mask = mask = xp.equal(cols, y[:, None])          # every maximum
         taken = mask[:, 0].copy()
         for k in range(1, cols.shape[1]):
-            hit = mask[:, k].copy()
-            xp.greater(hit, taken, out=mask[:, k])            # a maximum, and none before it
-            taken |= hit
+            xp.greater(mask[:, k], taken, out=mask[:, k])     # a maximum, and none before it
+            taken |= mask[:, k]
         return y.transpose(3, 0, 1, 2)
 
     def backward(self, dy):
