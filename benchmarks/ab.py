@@ -54,14 +54,19 @@ def worker(threads):
             print(json.dumps(timer(made[kind], int(inner))), flush=True)
 
 
+def check_imported(tree, line):
+    """Stop unless the worker's first JSON `line` says it imported minidni from `tree`."""
+    found = json.loads(line)["minidni"]
+    if os.path.realpath(found) != os.path.realpath(tree):
+        raise SystemExit(f"the worker for {tree} imported minidni from {found}: uninstall the other copy's "
+                         "non-editable install, or run from a virtual environment without it")
+
+
 def start(tree, threads):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, HERE]), "OMP_NUM_THREADS": str(threads)}
     child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", "--threads", str(threads)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=HERE)
-    found = json.loads(child.stdout.readline())["minidni"]
-    if os.path.realpath(found) != os.path.realpath(tree):
-        raise SystemExit(f"the worker for {tree} imported minidni from {found}: uninstall the other copy's "
-                         "non-editable install, or run from a virtual environment without it")
+    check_imported(tree, child.stdout.readline())
     return child
 
 

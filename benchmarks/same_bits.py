@@ -20,6 +20,8 @@ import tempfile
 
 import numpy as np
 
+from ab import check_imported, checkout
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -78,10 +80,7 @@ def run_side(tree, steps, path):
                           env=env, cwd=HERE, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"training with the minidni in {tree} failed:\n{done.stderr}")
-    found = json.loads(done.stdout.splitlines()[-1])["minidni"]
-    if os.path.realpath(found) != os.path.realpath(tree):
-        raise SystemExit(f"the worker for {tree} imported minidni from {found}: uninstall the other copy's "
-                         "non-editable install, or run from a virtual environment without it")
+    check_imported(tree, done.stdout.splitlines()[-1])
 
 
 def compare(this, other):
@@ -114,7 +113,6 @@ def main(argv=None):
         return 0
     if not args.other:
         ap.error("name the other side: a git revision (e.g. main) or a directory")
-    from ab import checkout
     tree, cleanup = checkout(args.other)
     saved = {}
     try:

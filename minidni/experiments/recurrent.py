@@ -346,26 +346,39 @@ def spread(values, digits=0):
     return f"{float(np.mean(values)):.{digits}f} ({fmt(min(values))}–{fmt(max(values))})"
 
 
+def _m_reads(result):
+    """What a DNI run's M reads: "(h, tanh c)", the default, or the raw state "(h, c)"."""
+    return "(h, tanh c)" if result["config"].get("sg_input", "state") == "bounded" else "(h, c)"
+
+
+def _m_extras(result):
+    """The phrases m_setting puts after M's input: the aux weight, an averaged M, a clipped target, a discount."""
+    c, extras = result["config"], []
+    if result["method"] == "dni-aux":
+        extras.append(f"aux weight {c.get('aux_weight', 1.0):g}")
+    if c.get("m_average"):
+        extras.append(f"g_hat from M's average (decay {c['m_average']:g})")
+    if c.get("target_clip"):
+        extras.append(f"M's target clipped at norm {c['target_clip']:g}")
+    if c.get("sg_scale", 1.0) != 1:
+        extras.append(f"**discounted: sg_scale {c['sg_scale']:g}**")
+    return extras
+
+
 def m_setting(result):
-    """What a table must say of a DNI run's M: its input and any discount ("" for BPTT)."""
+    """What a table must say of a DNI run's M: its input and any discount ("—" for BPTT)."""
     if result["method"] == "bptt":
         return "—"
-    c = result["config"]
-    reads = "(h, tanh c)" if c.get("sg_input", "state") == "bounded" else "(h, c)"
-    scale = c.get("sg_scale", 1.0)
-    aux = f", aux weight {c.get('aux_weight', 1.0):g}" if result["method"] == "dni-aux" else ""
-    slow = f", g_hat from M's average (decay {c['m_average']:g})" if c.get("m_average") else ""
-    capped = f", M's target clipped at norm {c['target_clip']:g}" if c.get("target_clip") else ""
-    return f"M on {reads}{aux}{slow}{capped}" + ("" if scale == 1 else f", **discounted: sg_scale {scale:g}**")
+    return ", ".join([f"M on {_m_reads(result)}"] + _m_extras(result))
 
 
 def m_variant(result):
     """What sets a run's M apart from plain DNI's (M on (h, tanh c), nothing else): the aux weight,
     an averaged M, a clipped target, a discount, or M on the raw state; "" for plain DNI and BPTT."""
-    setting, plain = m_setting(result), "M on (h, tanh c)"
-    if setting in ("—", plain):
+    if result["method"] == "bptt":
         return ""
-    return setting[len(plain) + 2:] if setting.startswith(plain + ", ") else setting
+    reads = _m_reads(result)
+    return ", ".join(([] if reads == "(h, tanh c)" else [f"M on {reads}"]) + _m_extras(result))
 
 
 def settings_line(task, results):
