@@ -53,7 +53,9 @@ def train_every_path(steps):
             data = (xc, yc) if name.startswith("cnn") else (x, y)
             for _ in range(steps):
                 trainer.step(*data)
-            models = [trainer.model] + [sg.model for sg in getattr(trainer, "sgs", [])]
+            # the M's: the dict DNI.M in this tree, the list DNI.sgs in revisions before 2026-12-06
+            Ms = trainer.M.values() if isinstance(getattr(trainer, "M", None), dict) else getattr(trainer, "sgs", [])
+            models = [trainer.model] + [M.model for M in Ms]
             out[f"{name}, {dtype}"] = {f"{k}:{n}": backend.to_numpy(p) for k, m in enumerate(models)
                                        for n, p in m.params.items()}
     backend.set_dtype("float32")

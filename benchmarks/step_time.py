@@ -232,7 +232,7 @@ def main(argv=None):
         results["profile"] = {}
         with threadpool_limits(args.threads):
             for name, (trainer, step) in mine.items():
-                models = [trainer.model] + [sg.model for sg in getattr(trainer, "sgs", [])]
+                models = [trainer.model] + [M.model for M in getattr(trainer, "M", {}).values()]
                 text, results["profile"][name] = profile(trainer, step, 20, models)
                 print(f"\nprofile: {name} step\n{text}")
     if args.json:

@@ -32,7 +32,7 @@ _LOCAL_RANK_VARIABLES = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM
 def _import_cupy():
     """Import CuPy and check for a usable GPU, or raise BackendError saying which is missing."""
     try:
-        import cupy
+        import cupy     # lazy: optional (the GPU extra), and only the cupy backend needs it
     except ImportError as e:
         raise BackendError(f"the cupy backend needs CuPy, which is not installed ({e}); {_INSTALL_HINT}") from None
     try:

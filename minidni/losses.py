@@ -12,6 +12,7 @@ class SoftmaxCrossEntropy:
     """
 
     def forward(self, z, y):
+        """z: (N, C) logits, y: (N,) labels -> the mean loss (0-d); keeps log softmax(z) for backward."""
         check_input(z, "SoftmaxCrossEntropy logits", ndim=2)
         check_labels(y, z.shape[0], z.shape[1])
         xp = array_module(z)
@@ -34,6 +35,7 @@ class MSE:
     """
 
     def forward(self, pred, target):
+        """pred, target: the same shape -> the mean squared difference (0-d); keeps pred - target."""
         check_input(pred, "MSE prediction")
         if pred.shape != target.shape:
             raise ShapeError(f"MSE: prediction shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")

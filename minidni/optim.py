@@ -8,7 +8,6 @@ class Optimizer:
     def __init__(self, module, lr):
         self.module, self.lr, self.t = module, lr, 0
         self.state = {}   # "<slot>/<param name>" -> array, e.g. "v/0.W"
-        self.scratch = {}  # work arrays reused every step (not state: never saved)
 
     def step(self):
         self.t += 1
@@ -23,13 +22,6 @@ class Optimizer:
             self.state[key] = array_module(like).zeros_like(like)
         return self.state[key]
 
-    def work(self, name, like, k=0):
-        """Scratch array k for parameter `name`: the update writes its temporaries here, not to new arrays."""
-        key = (k, name)
-        if key not in self.scratch:
-            self.scratch[key] = array_module(like).empty_like(like)
-        return self.scratch[key]
-
 
 class SGD(Optimizer):
     """v <- momentum v + g;  p <- p - lr v   (PyTorch's convention; momentum=0 is plain SGD)."""
@@ -39,12 +31,12 @@ class SGD(Optimizer):
         self.momentum, self.weight_decay = momentum, weight_decay
 
     def update(self, name, p, g):
+        """g <- g + weight_decay p;  v <- momentum v + g;  p <- p - lr v."""
         if self.weight_decay:
             g = g + self.weight_decay * p
         if self.momentum:
-            v = self.slot("v", name, p)
-            v *= self.momentum
-            v += g
+            v = self.slot("v", name, p)                            # updated in place: it is the state
+            v[...] = self.momentum * v + g
             g = v
         p -= self.lr * g
 
@@ -57,21 +49,13 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = betas[0], betas[1], eps
 
     def update(self, name, p, g):
-        xp = array_module(p)
-        m, v = self.slot("m", name, p), self.slot("v", name, p)
-        s, d = self.work(name, p, 0), self.work(name, p, 1)    # out= below: the same arithmetic, no new arrays
-        m *= self.beta1
-        m += xp.multiply(g, 1 - self.beta1, out=s)              # m = b1 m + (1 - b1) g
-        v *= self.beta2
-        xp.multiply(g, 1 - self.beta2, out=s)
-        s *= g
-        v += s                                                  # v = b2 v + (1 - b2) g g
-        xp.sqrt(xp.divide(v, 1 - self.beta2 ** self.t, out=d), out=d)
-        d += self.eps                                           # d = sqrt(v_hat) + eps
-        xp.divide(m, 1 - self.beta1 ** self.t, out=s)           # s = m_hat
-        s *= self.lr
-        s /= d
-        p -= s                                                  # p -= lr m_hat / (sqrt(v_hat) + eps)
+        """m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - lr m_hat / (sqrt(v_hat) + eps)."""
+        b1, b2, t = self.beta1, self.beta2, self.t
+        m, v = self.slot("m", name, p), self.slot("v", name, p)   # updated in place: they are the state
+        m[...] = b1 * m + (1 - b1) * g
+        v[...] = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        p -= self.lr * m_hat / (array_module(p).sqrt(v_hat) + self.eps)
 
 
 def clip_grad_norm(module, max_norm):
@@ -87,10 +71,13 @@ def clip_grad_norm(module, max_norm):
     return norm
 
 
+OPTIMIZERS = ("adam", "sgd")
+
+
 def make_optimizer(name, module, lr, momentum=0.9):
     """Build "sgd" or "adam" for `module` (used by the trainers and the CLI)."""
     if name == "sgd":
         return SGD(module, lr=lr, momentum=momentum)
     if name == "adam":
         return Adam(module, lr=lr)
-    raise ValueError(f"unknown optimiser {name!r}: choose 'sgd' or 'adam'")
+    raise ValueError(f"unknown optimiser {name!r}: choose one of {', '.join(OPTIMIZERS)}")

@@ -32,6 +32,9 @@ from .nn import BatchNorm, Conv2d, Linear, ReLU, Sequential
 from .nn.module import Flatten, Reshape, parameter, skip_input_grad
 from .optim import make_optimizer
 
+SG_KINDS = ("linear", "mlp", "paper")       # make_synthetic_model's kinds of M
+SG_CONDITIONS = ("bias", "channels")       # how a cDNI M sees the label
+
 
 def label_channels(h, c, n_classes):
     """h (N, C, ...) with one-hot(c) appended as n_classes constant channels: (N, C + K, ...)."""
@@ -52,8 +55,8 @@ class SyntheticModel(Sequential):
 
     def __init__(self, layers, n_classes=0, condition="bias"):
         super().__init__(*layers)
-        if condition not in ("bias", "channels"):
-            raise ValueError(f"unknown label conditioning {condition!r}: choose 'bias' or 'channels'")
+        if condition not in SG_CONDITIONS:
+            raise ValueError(f"unknown label conditioning {condition!r}: choose one of {', '.join(SG_CONDITIONS)}")
         self.n_classes, self.condition = n_classes, condition
         self.bias = bool(n_classes) and condition == "bias"
         if self.bias:
@@ -61,6 +64,7 @@ class SyntheticModel(Sequential):
             self.V, self.dV = parameter(np.zeros((n_classes, width))), None
 
     def forward(self, h, c=None):
+        """h: (N, ...), c: (N,) integer labels or None -> the prediction: (N, ...), h's shape for an M."""
         if self.n_classes and c is None:
             raise ValueError("a conditional (cDNI) synthetic model needs the labels c")
         self.c, self.width = c, h.shape[1]
@@ -75,6 +79,7 @@ class SyntheticModel(Sequential):
         return a
 
     def backward(self, d):
+        """d: (N, ...) on the prediction -> dh: (N, ...) on h (None if the first layer gives none)."""
         for layer in reversed(self.layers[1:]):
             d = layer.backward(d)
         if self.bias:
@@ -125,8 +130,8 @@ def make_synthetic_model(kind, shape, n_classes=0, hidden=None, rng=None, zero_l
               "mlp": lambda: [dense(d + extra, width["mlp"]), ReLU(), dense(width["mlp"], d, last)],
               "paper": lambda: [dense(d + extra, w, k=k), BatchNorm(w), ReLU(),
                                 dense(w, w, k=k), BatchNorm(w), ReLU(), dense(w, d, last, k=k)]}
-    if kind not in layers:
-        raise ValueError(f"unknown synthetic model kind {kind!r}: choose 'linear', 'mlp' or 'paper'")
+    if kind not in SG_KINDS:
+        raise ValueError(f"unknown synthetic model kind {kind!r}: choose one of {', '.join(SG_KINDS)}")
     return SyntheticModel(layers[kind](), n_classes, condition)
 
 

@@ -32,7 +32,7 @@ def test_layer_clock_times_every_leaf_layer_and_changes_nothing_it_times():
 
 def test_profile_reports_the_phases_of_a_dni_step_and_the_layers_of_its_models():
     trainer, step = steps(hidden=16)["dni"]
-    text, numbers = profile(trainer, step, 2, [trainer.model] + [sg.model for sg in trainer.sgs])
+    text, numbers = profile(trainer, step, 2, [trainer.model] + [M.model for M in trainer.M.values()])
     assert {"forward", "backward", "update", "sg_predict", "sg_update"} <= set(numbers["phases_ms"])
     assert any(k.startswith("M3.0 Linear") for k in numbers["layers_ms"])               # the third M's layer
     assert "all layers" in text and not trainer.trace.enabled

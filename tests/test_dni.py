@@ -52,12 +52,12 @@ def test_dni_with_oracle_gradients_takes_exactly_the_backprop_step(float64, buil
     Backprop(reference, optimizer="sgd", lr=0.1).step(x, y)
     deltas = _true_deltas(probe, x, y)
     trainer = DNI(decoupled, shape, 5, optimizer="sgd", lr=0.1)
-    trainer.sgs = [Oracle(d) for d in deltas[:-1]]
+    trainer.M = {i + 1: Oracle(delta) for i, delta in enumerate(deltas[:-1], start=1)}   # M_{i+1}: delta_i
     trainer.step(x, y)
     for k, p in reference.params.items():
         np.testing.assert_allclose(backend.to_numpy(decoupled.params[k]), backend.to_numpy(p), rtol=1e-10, atol=1e-12)
-    # each M_i was fitted to the gradient module i+1 sent back: with oracle SGs, the true delta_i
-    for oracle, delta in zip(trainer.sgs, deltas):
+    # each M_{i+1} was fitted to what f_{i+1}'s backward returned: with oracle SGs, the true delta_i
+    for oracle, delta in zip(trainer.M.values(), deltas):
         assert len(oracle.targets) == 1
         np.testing.assert_allclose(backend.to_numpy(oracle.targets[0]), backend.to_numpy(delta), rtol=1e-10, atol=1e-14)
 
@@ -102,9 +102,9 @@ def test_stochastic_updates_skip_modules_with_probability_p(rng):
 
 def test_complete_unlock_runs_every_module_on_a_predicted_input(rng):
     """Module i's forward reads I_i(x), not the real h_{i-1}: its cached input is the prediction."""
-    trainer = DNI(build_mlp(6, 5, layers=3, hidden=8, rng=rng), (6,), 5, synthetic_inputs=True)
+    trainer = DNI(build_mlp(6, 5, layers=3, hidden=8, rng=rng), (6,), 5, complete_unlock=True)
     predictions = []
-    for I in trainer.input_models:
+    for I in trainer.I.values():
         predict = I.predict
         I.predict = lambda x, c=None, predict=predict: predictions.append(predict(x)) or predictions[-1]
     x, y = _batch(rng, (6,))
@@ -120,7 +120,7 @@ def test_cut_points_group_modules_so_only_chosen_boundaries_are_decoupled(rng):
     model = build_mlp(6, 5, layers=5, hidden=8, rng=rng)
     assert len(group(list(model), [1])) == 2
     trainer = DNI(model, (6,), 5, cuts=[1])
-    assert len(trainer.sgs) == 1
+    assert list(trainer.M) == [2]
     with pytest.raises(ValueError, match="cut points"):
         group(list(model), [4])
 
@@ -129,9 +129,9 @@ def test_cdni_needs_and_uses_labels(rng):
     """Only the labels change: the step's g_hat changes, so module 1's update and V's gradient do too."""
     import copy
     trainer = CDNI(build_mlp(6, 5, layers=3, hidden=8, rng=rng), (6,), 5, optimizer="sgd", lr=0.1)
-    assert all("V" in sg.model.params for sg in trainer.sgs)
-    for sg in trainer.sgs:                             # past the zero start: give M weights
-        for p in sg.model.params.values():
+    assert all("V" in M.model.params for M in trainer.M.values())
+    for M in trainer.M.values():                             # past the zero start: give M weights
+        for p in M.model.params.values():
             p[...] = backend.to_device(rng.standard_normal(p.shape), p.dtype)
     x, y = _batch(rng, (6,))
     twin = copy.deepcopy(trainer)
@@ -139,7 +139,7 @@ def test_cdni_needs_and_uses_labels(rng):
     twin.step(x, (y + 1) % 5)
     first = [backend.to_numpy(t.modules[0].params["0.W"]) for t in (trainer, twin)]
     assert not np.allclose(*first)                     # module 1 updated with a label-dependent g_hat
-    dV = [backend.to_numpy(t.sgs[1].model.grads["V"]) for t in (trainer, twin)]
+    dV = [backend.to_numpy(t.M[3].model.grads["V"]) for t in (trainer, twin)]
     assert not np.allclose(*dV)
 
 
@@ -153,12 +153,12 @@ def test_sg_quality_reports_perfect_cosine_for_an_oracle_and_changes_nothing(flo
     after = {k: backend.to_numpy(v) for k, v in {**model.params, **model.buffers}.items()}
     assert all(np.array_equal(before[k], after[k]) for k in before)
     deltas = _true_deltas(trainer.modules, x, y)                   # an M that returns the true delta_i ...
-    for sg, delta in zip(trainer.sgs, deltas):
-        sg.model.forward = lambda h, c=None, delta=delta: delta
+    for M, delta in zip(trainer.M.values(), deltas):
+        M.model.forward = lambda h, c=None, delta=delta: delta
     quality = trainer.sg_quality(x, y)
     assert all(abs(q["cosine"] - 1.0) < 1e-12 and q["relative_error"] < 1e-6 for q in quality), quality   # ... scores 1
-    for sg, delta in zip(trainer.sgs, deltas):
-        sg.model.forward = lambda h, c=None, delta=delta: -delta
+    for M, delta in zip(trainer.M.values(), deltas):
+        M.model.forward = lambda h, c=None, delta=delta: -delta
     assert all(abs(q["cosine"] + 1.0) < 1e-12 for q in trainer.sg_quality(x, y))        # and its negative -1
 
 
@@ -182,8 +182,8 @@ def test_sg_condition_channels_gives_each_conv_m_the_label_as_input_channels():
     from minidni.experiments.feedforward import build_trainer
     data = load_dataset("digits", flat=False)
     trainer = build_trainer(TrainConfig(method="cdni", model="cnn", sg_condition="channels"), data)
-    first = [sg.model.params["0.W"].shape for sg in trainer.sgs]
+    first = [M.model.params["0.W"].shape for M in trainer.M.values()]
     assert first == [(16, 16 + 10, 3, 3), (32, 32 + 10, 3, 3)]          # (out, C + 10 label channels, 3, 3)
-    assert all("V" not in sg.model.params for sg in trainer.sgs)
+    assert all("V" not in M.model.params for M in trainer.M.values())
     paper = build_trainer(TrainConfig(method="dni", model="cnn", sg="paper", sg_hidden=8), data)
-    assert paper.sgs[0].model.params["0.W"].shape == (8, 16, 5, 5)
+    assert paper.M[2].model.params["0.W"].shape == (8, 16, 5, 5)

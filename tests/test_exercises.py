@@ -7,10 +7,11 @@ import re
 import numpy as np
 import pytest
 
-from minidni import exercise_solutions as solutions
 from minidni import get_dtype
-from minidni.exercises import (ARRAY_EXERCISES, CHECKS, VALUE_EXERCISES, ExerciseError, _dni_schedule, _one_step,
-                               _parameters, _twin_trainers, check, show_solution)
+from minidni.course import CHECKS, ExerciseError, check, show_solution, solutions
+from minidni.course.checker import _parameters
+from minidni.course.exercises import ARRAY_EXERCISES, VALUE_EXERCISES, _one_step, dni_schedule, twin_trainers
+from minidni.course.hints import ARRAY_HINTS, VALUE_HINTS
 from minidni.experiments.locking import waiting_intervals
 from minidni.losses import MSE, SoftmaxCrossEntropy
 from minidni.models import build_mlp
@@ -102,15 +103,20 @@ def _with_one_output_wrong(name, key, formula):
     return wrong
 
 
-ARRAY_HINTS = [pytest.param(name, key, formula, hint, id=f"{name}-{key}-{k}")
-               for name, (_, _, hints) in ARRAY_EXERCISES.items() for key, wrongs in hints.items()
-               for k, (formula, hint) in enumerate(wrongs)]
-VALUE_HINTS = [pytest.param(name, wrong, hint, id=f"{name}-{k}")
-               for name, (_, hints) in VALUE_EXERCISES.items() for k, (wrong, hint) in enumerate(hints)]
+ARRAY_HINT_CASES = [pytest.param(name, key, formula, hint, id=f"{name}-{key}-{k}")
+                    for name, hints in ARRAY_HINTS.items() for key, wrongs in hints.items()
+                    for k, (formula, hint) in enumerate(wrongs)]
+VALUE_HINT_CASES = [pytest.param(name, wrong, hint, id=f"{name}-{k}")
+                    for name, hints in VALUE_HINTS.items() for k, (wrong, hint) in enumerate(hints)]
+
+
+def test_every_hint_belongs_to_an_output_of_an_exercise_and_every_exercise_has_hints():
+    assert list(ARRAY_HINTS) == list(ARRAY_EXERCISES) and list(VALUE_HINTS) == list(VALUE_EXERCISES)
+    assert all(set(hints) <= set(ARRAY_EXERCISES[name][0]) for name, hints in ARRAY_HINTS.items())
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")      # a mistake may overflow, as it would for the reader
-@pytest.mark.parametrize("name, key, formula, hint", ARRAY_HINTS)
+@pytest.mark.parametrize("name, key, formula, hint", ARRAY_HINT_CASES)
 def test_each_hint_of_an_array_exercise_is_what_its_mistake_gets(name, key, formula, hint):
     problem = f"{key} (differs from the reference|has \\d+ entries that are nan or inf)"
     with pytest.raises(ExerciseError, match=f"{problem}.*; {re.escape(hint)}$"):
@@ -118,7 +124,7 @@ def test_each_hint_of_an_array_exercise_is_what_its_mistake_gets(name, key, form
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("name, wrong, hint", VALUE_HINTS)
+@pytest.mark.parametrize("name, wrong, hint", VALUE_HINT_CASES)
 def test_each_hint_of_a_value_exercise_is_what_its_mistake_gets(name, wrong, hint):
     names = _parameter_names(name)
     with pytest.raises(ExerciseError, match=f"; {re.escape(hint)}$"):
@@ -193,7 +199,7 @@ def test_the_schedules_are_the_order_that_a_traced_backprop_and_dni_step_record(
         backprop = _traced_step(Backprop(build_mlp(6, 3, layers=L, hidden=5, rng=np.random.default_rng(0))))
         dni = _traced_step(DNI(build_mlp(6, 3, layers=L, hidden=5, rng=np.random.default_rng(0)), (6,), 3))
         assert [(e.module, e.kind) for e in backprop] == solutions.backprop_schedule(L)
-        assert [(e.module, e.kind) for e in dni] == _dni_schedule(L)
+        assert [(e.module, e.kind) for e in dni] == dni_schedule(L)
         for events in (backprop, dni):
             intervals = waiting_intervals(events)
             assert all(solutions.update_wait(events, i) == b - a for (i, _), (a, b) in intervals.items())
@@ -218,25 +224,27 @@ def _with(patch):
 def _fit_to(target_of):
     """A patch: every M is fitted to target_of(M, d_in) instead of d_in."""
     def patch(trainer):
-        for sg in trainer.sgs:
-            sg.fit = lambda d_in, sg=sg: Regressor.fit(sg, target_of(sg, d_in))
+        for M in trainer.M.values():
+            M.fit = lambda d_in, M=M: Regressor.fit(M, target_of(M, d_in))
     return patch
 
 
 def _zero_synthetic_gradient(trainer):
-    for sg in trainer.sgs:
-        sg.predict = lambda h, c=None, sg=sg: 0 * Regressor.predict(sg, h, c)
+    for M in trainer.M.values():
+        M.predict = lambda h, c=None, M=M: 0 * Regressor.predict(M, h, c)
 
 
 @pytest.mark.parametrize("fn, expected", [
     (_with(lambda t: setattr(t.optimizers[-1], "step", lambda: None)),
      r"step 1: .* at modules\[2\] 0.W: .*it did not change; the last module .*optimizers\[2\].step\(\)"),
     (_with(_zero_synthetic_gradient),
-     r"step 2: .* at modules\[1\] 0.W: .*it did not change; modules\[1\] backpropagates g_hat = trainer.sgs\[1\]"),
-    (_with(_fit_to(lambda sg, d_in: -d_in)),
-     r"step 1: .* at sgs\[1\] 0.W: max \|diff\| .*modules\[2\].backward returns \(the bootstrapped target\)"),
-    (_with(_fit_to(lambda sg, d_in: sg.prediction)), r"step 1: .* at sgs\[1\] 0.W: .*it did not change; sgs\[1\]"),
-    (_with(_fit_to(lambda sg, d_in: d_in * (1 + 1e-9))), r"step 1: .* at sgs\[1\] 0.W: max \|diff\| [1-9].\de-1[4-9]"),
+     r"step 2: .* at modules\[1\] 0.W: .*it did not change; modules\[1\] is f_2: it backpropagates "
+     r"g_hat_2 = trainer.M\[3\].predict\(h\)"),
+    (_with(_fit_to(lambda M, d_in: -d_in)),
+     r"step 1: .* at M\[3\] 0.W: max \|diff\| .*M\[3\] predicts g_hat_2 from h_2, the output of modules\[1\], "
+     r".*modules\[2\].backward returns \(the bootstrapped target\)"),
+    (_with(_fit_to(lambda M, d_in: M.prediction)), r"step 1: .* at M\[3\] 0.W: .*it did not change; M\[3\]"),
+    (_with(_fit_to(lambda M, d_in: d_in * (1 + 1e-9))), r"step 1: .* at M\[3\] 0.W: max \|diff\| [1-9].\de-1[4-9]"),
     (lambda trainer, x, y: solutions.dni_step(trainer, x, y) and None,
      r"step 1: returned None; DNI.step returns the loss at the top"),
     (lambda trainer, x, y: trainer.step(x, y), "dni_step called trainer.step"),
@@ -248,7 +256,7 @@ def test_a_wrong_dni_step_is_rejected_naming_the_first_parameter_that_differs(fn
 
 
 def test_only_the_third_step_moves_every_parameter_so_the_check_takes_three(float64):
-    trainer, _ = _twin_trainers()
+    trainer, _ = twin_trainers()
     rng, first, unchanged = np.random.default_rng(0), _parameters(trainer), []
     for _ in range(3):
         trainer.step(rng.standard_normal((8, 6)), rng.integers(0, 3, 8))

@@ -17,7 +17,7 @@ FLOORS = [("errors", "options", "backend"),
           ("synthetic",),
           ("train", "simulate"),
           ("parallel",),
-          ("experiments", "exercises", "exercise_solutions"),
+          ("experiments", "course"),
           ("plots",),
           ("cli", "__main__")]
 CLI_IMPORT = re.compile(r"(from|import)\s+minidni\.cli(\b|_)|from\s+minidni\s+import\s+[\w, ]*\bcli\b")

@@ -76,7 +76,7 @@ def test_with_an_oracle_future_the_cut_training_adds_up_to_the_locked_gradient(f
     cut.future = oracle
     cut.opt_a.step = accumulate           # record the tick's gradients instead of updating
     cut.opt_b.step = lambda: None
-    cut.M_A = cut.M_B = None              # no synthetic models to fit: the oracle stands in
+    cut.M = {}                            # no synthetic models to fit: the oracle stands in
     cut.decoupled(x, y_step, y_tick)
     for name in ("A", "B"):
         for k, v in expected[name].items():

@@ -50,8 +50,8 @@ def checkpoint_params(directory, rank, step):
 
 def stage_params(trainer, k):
     """The parameters and buffers of stage k of a one-process trainer, named as rank k saves them."""
-    f, sgs = trainer.modules[k], getattr(trainer, "sgs", [])
-    parts = [f] if k == len(trainer.modules) - 1 or not sgs else [f, sgs[k].model]
+    f, M = trainer.modules[k], getattr(trainer, "M", {})
+    parts = [f] if k == len(trainer.modules) - 1 or not M else [f, M[k + 2].model]      # rank k holds f_{k+1}, M_{k+2}
     prefix = (lambda i: "") if len(parts) == 1 else (lambda i: f"{i}.")
     return {f"{kind}/{prefix(i)}{name}": v for i, part in enumerate(parts)
             for kind, d in (("param", part.params), ("buffer", part.buffers)) for name, v in d.items()}
@@ -322,3 +322,9 @@ def test_a_rank_that_dies_before_mpi_starts_does_not_leave_the_others_waiting():
 def test_a_one_process_run_says_what_it_trained(digits):
     result = train(Config(method="dni", layers=3, hidden=16, epochs=1))
     assert result["split"] == [3] and result["trained_as"] == "backprop"
+
+
+def test_a_one_process_run_stops_at_its_step_limit_and_evaluates_once_with_eval_end():
+    result = train(Config(method="dni", layers=3, hidden=16, stages=2, epochs=3, steps=25, eval="end"))
+    assert result["steps"] == 25 and len(result["history"]) == 1
+    assert result["history"][0]["step"] == 25 and result["history"][0]["epoch"] == 2

@@ -331,7 +331,7 @@ def _lm_result(method, T, seed, curve, sg_scale=1.0):
 
 
 def test_results_table_reads_best_bpc_per_seed_and_times_against_bptt40s_own_time_to_its_best():
-    from minidni.experiments.recurrent import results_table, time_ratios
+    from minidni.experiments.recurrent_report import results_table, time_ratios
     results = [_lm_result("bptt", 40, 0, [(0, 5), (10, 3), (20, 2.5), (30, 2.6)]),     # best 2.5, reached at 20 s
                _lm_result("dni", 8, 0, [(0, 5), (5, 2.4), (40, 2.7)]),                 # reaches 2.5 at 5 s
                _lm_result("bptt", 8, 0, [(0, 5), (30, 2.55)]),                        # never
@@ -352,7 +352,7 @@ def test_results_table_reads_best_bpc_per_seed_and_times_against_bptt40s_own_tim
 
 
 def test_runs_of_one_method_whose_m_differs_are_rows_of_their_own_and_timed_apart():
-    from minidni.experiments.recurrent import results_table, time_ratios
+    from minidni.experiments.recurrent_report import results_table, time_ratios
     results = [_lm_result("bptt", 40, 0, [(0, 5), (10, 3), (20, 2.5)]),
                _lm_result("dni", 8, 0, [(0, 5), (5, 2.4)]),
                _lm_result("dni", 8, 0, [(0, 5), (15, 2.2)], sg_scale=0.1)]
@@ -377,7 +377,7 @@ def test_runs_of_one_method_whose_m_differs_are_rows_of_their_own_and_timed_apar
 
 
 def test_results_table_names_a_discount_and_gives_the_spread_of_copy_seeds():
-    from minidni.experiments.recurrent import results_table
+    from minidni.experiments.recurrent_report import results_table
     config = {"bits": 8, "max_repeats": 0, "hidden": 8, "cell": "lstm", "batch_size": 4, "lr": 3e-3, "sg_lr": 1e-3,
               "sg_input": "state"}
     runs = [{"task": "copy", "method": "dni", "T": T, "seed": s, "solved": T + s, "steps": 10,

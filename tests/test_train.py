@@ -77,5 +77,5 @@ def test_stochastic_updates_and_complete_unlock_still_learn_digits(digits_flat):
     _, history = _train(digits_flat, model, "cdni", epochs=15, update_prob=0.2)
     assert history[-1]["test_accuracy"] > 0.85
     model = build_mlp(64, 10, layers=4, hidden=128, rng=np.random.default_rng(0))
-    _, history = _train(digits_flat, model, "cdni", epochs=10, synthetic_inputs=True)
+    _, history = _train(digits_flat, model, "cdni", epochs=10, complete_unlock=True)
     assert history[-1]["test_accuracy"] > 0.85

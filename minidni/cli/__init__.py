@@ -18,6 +18,7 @@ COMMANDS = (train, compare, demo, figures, rnn, parallel, multinet)
 
 
 def build_parser():
+    """The `python -m minidni` parser: one subcommand per module of COMMANDS, each set to run its main."""
     parser = Parser(prog="python -m minidni",
                     description="minidni: Decoupled Neural Interfaces using Synthetic Gradients, from scratch.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -28,6 +29,8 @@ def build_parser():
 
 
 def main(argv=None):
+    """Parse argv (default sys.argv[1:]) and run the command; returns the exit status: the command's,
+    2 after a UserError (one line on stderr), 130 after Ctrl-C."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -7,8 +7,13 @@ turns the parsed options back into the config.
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
+import sys
 import typing
+
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 from .. import backend
 from ..errors import UserError
@@ -55,9 +60,12 @@ def add_config_options(parser, config_class, exclude=(), many=()):
     """One option per field of `config_class` (but `exclude` and fields with cli=False).
 
     `many`: fields that take one or more values here though the config holds one
-    (the command runs once per value).
+    (the command runs once per value). Inherited fields (SGOptions') come after the
+    command's own, so --help starts with what the command is about.
     """
-    for field in dataclasses.fields(config_class):
+    bases = [c for c in config_class.__mro__ if dataclasses.is_dataclass(c)]
+    depth = {f.name: i for i, c in enumerate(bases) for f in dataclasses.fields(c)}   # of the deepest base
+    for field in sorted(dataclasses.fields(config_class), key=lambda f: depth[f.name]):
         meta = field.metadata
         if field.name in exclude or not meta.get("cli", True):
             continue
@@ -85,6 +93,16 @@ def config_from_args(config_class, args, **values):
     return config_class(**{**given, **values})
 
 
+def add_output_options(parser, out, compare=None):
+    """--out DIR, where a grid writes its files; with `compare` (that option's help) also --compare,
+    which runs the grid, and --json PATH, where a single run writes its result."""
+    if compare:
+        parser.add_argument("--compare", action="store_true", help=compare)
+    parser.add_argument("--out", default=out, help=("with --compare: " if compare else "") + "output directory")
+    if compare:
+        parser.add_argument("--json", metavar="PATH", help="one run: write the result and its history as JSON")
+
+
 def add_runtime_options(parser, quiet=True):
     """How a command computes, not what: the array backend, dtype and BLAS threads."""
     g = parser.add_argument_group("runtime")
@@ -107,7 +125,6 @@ def runtime(args):
     if args.threads is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
     with threadpool_limits(args.threads):
         yield
 
@@ -122,16 +139,12 @@ def check_writable(path, what):
 
 
 def write_json(path, value):
-    import json
     with open(path, "w") as f:
         json.dump(value, f, indent=2)
 
 
 def progress_bar(total, desc, quiet, unit="step"):
     """A tqdm bar on stderr (nothing with quiet) and a function that moves it to a record's "step"."""
-    import sys
-
-    from tqdm import tqdm
     bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, disable=quiet)
 
     def move_to(step):

@@ -9,13 +9,15 @@ Writes OUT/results.json (every run, as `train --json`), OUT/table.md and OUT/err
 import os
 
 from ..experiments.feedforward import CompareConfig, error_table, run_compare
-from .common import add_command, add_config_options, add_runtime_options, config_from_args, runtime, write_json
+from .common import (add_command, add_config_options, add_output_options, add_runtime_options, config_from_args,
+                     runtime, write_json)
 
 
 def register(subparsers):
+    """Add `compare` to the subcommands: CompareConfig's options, --out and the runtime options."""
     p = add_command(subparsers, "compare", "grid of depths x methods x seeds: table and figure", __doc__)
     add_config_options(p, CompareConfig)
-    p.add_argument("--out", default="runs/compare", help="output directory")
+    add_output_options(p, "runs/compare")
     add_runtime_options(p)
     p.set_defaults(func=main)
 
@@ -26,6 +28,8 @@ def run_line(result):
 
 
 def main(args):
+    """Train the grid; write OUT/results.json, table.md and error_curves.png; print the table. Returns 0."""
+    # lazy: matplotlib takes ~0.5 s to import; `minidni --help` needs none
     from ..plots.training import plot_error_curves
     config = config_from_args(CompareConfig, args).check()
     os.makedirs(args.out, exist_ok=True)

@@ -10,12 +10,13 @@ figures/README.md gives each figure's caption, settings and numbers.
 """
 import os
 
-from ..plots.figures import GROUPS
 from ..errors import UserError
+from ..plots import GROUPS
 from .common import add_command, add_runtime_options, runtime
 
 
 def register(subparsers):
+    """Add `figures` to the subcommands: --quick, --out, --only, --rnn-json, --jobs and the runtime options."""
     p = add_command(subparsers, "figures", "regenerate every figure in figures/", __doc__)
     p.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, not the paper's numbers")
     p.add_argument("--out", default="figures", help="output directory")
@@ -31,8 +32,11 @@ def register(subparsers):
 
 
 def main(args):
+    """Draw the --only groups (default all; the rnn group from --rnn-json if given) into --out and print
+    every path written. Returns 0."""
     if args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    # lazy: matplotlib takes ~0.5 s to import; `minidni --help` needs none
     from ..plots.figures import make_figures, rnn_figures_from_json
     os.makedirs(args.out, exist_ok=True)
     paths = []

@@ -11,16 +11,15 @@ import os
 
 from ..errors import UserError
 from ..experiments.multinet import MultinetCompareConfig, describe, multinet_table, run_multinet, run_multinet_compare
-from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
-                     runtime, write_json)
+from .common import (add_command, add_config_options, add_output_options, add_runtime_options, check_writable,
+                     config_from_args, runtime, write_json)
 
 
 def register(subparsers):
+    """Add `multinet` to the subcommands: MultinetCompareConfig's options, --compare, --out, --json, runtime."""
     p = add_command(subparsers, "multinet", "two networks at two timescales: locked, truncated or DNI", __doc__)
     add_config_options(p, MultinetCompareConfig)
-    p.add_argument("--compare", action="store_true", help="every --method for every --seed: table and figure")
-    p.add_argument("--out", default="runs/multinet", help="with --compare: output directory")
-    p.add_argument("--json", metavar="PATH", help="one run: write the result and its history as JSON")
+    add_output_options(p, "runs/multinet", compare="every --method for every --seed: table and figure")
     add_runtime_options(p)
     p.set_defaults(func=main)
 
@@ -31,10 +30,13 @@ def record_line(r):
 
 
 def main(args):
+    """One run (print its summary, --json writes it), or with --compare every method x seed: OUT/multinet.json,
+    multinet.md and multinet_curves.png. Returns 0."""
     grid = config_from_args(MultinetCompareConfig, args).check()
     if args.compare and args.json:
         raise UserError("--json writes one run; with --compare the results go to --out")
     if args.compare:
+        # lazy: matplotlib takes ~0.5 s to import; `minidni --help` needs none
         from ..plots.multinet import plot_multinet_curves
         os.makedirs(args.out, exist_ok=True)
         with runtime(args):

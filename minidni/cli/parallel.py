@@ -13,33 +13,38 @@ import contextlib
 import os
 
 from ..errors import UserError
-from ..parallel import Config
+from ..parallel import Config, mpi, train
+from ..parallel.faults import MODES, FaultInjection
 from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
                      runtime, write_json)
 
 
 def register(subparsers):
+    """Add the `parallel` command: Config's options, the outputs, and the tests' hidden fault options."""
     p = add_command(subparsers, "parallel", "train with one stage per MPI rank: DNI, cDNI or locked backprop",
                     __doc__)
-    add_config_options(p, Config, many=("seed",))
+    add_config_options(p, Config, many=("seed",),       # what only the one-process trainer runs (Config.check)
+                       exclude=("update_prob", "complete_unlock", "input_lr", "diagnose_every"))
     p.add_argument("--json", metavar="PATH", help="write the result (throughput, per-stage times, history)")
     p.add_argument("--trace-out", metavar="PATH", help="write the merged trace of every rank (JSON)")
-    p.add_argument("--fail-at-step", type=int, default=None, help=argparse.SUPPRESS)    # tests: fault injection
+    p.add_argument("--fail-at-step", type=int, default=None, help=argparse.SUPPRESS)    # tests: FaultInjection
     p.add_argument("--fail-rank", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--fail-mode", choices=["raise", "exit", "hang"], default="raise", help=argparse.SUPPRESS)
+    p.add_argument("--fail-mode", choices=MODES, default="raise", help=argparse.SUPPRESS)
     add_runtime_options(p)
     p.set_defaults(func=main)
 
 
 def main(args):
-    from ..parallel import mpi, train
+    """Run the job on every rank; rank 0 prints the summary and writes --json and --trace-out."""
     comm = mpi.world()          # MPI starts in every rank before any check can fail in one of them
     with mpi.abort_on_error(comm) if comm is not None else contextlib.nullcontext():
         configs = checked_configs(args)
+        faults = (FaultInjection(args.fail_at_step, args.fail_rank, args.fail_mode)
+                  if args.fail_at_step is not None else None)
         results = []
         with runtime(args):
             for config in configs:
-                results.append(train(config, comm))
+                results.append(train(config, comm, faults))
     if results[0] is None:                     # not rank 0
         return 0
     traces = [r.pop("trace") for r in results]
@@ -56,8 +61,7 @@ def main(args):
 
 def checked_configs(args):
     """The configs of this job, one per seed, each checked; the output paths checked too."""
-    configs = [config_from_args(Config, args, seed=s, quiet=args.quiet, fail_at_step=args.fail_at_step,
-                                fail_rank=args.fail_rank, fail_mode=args.fail_mode).check() for s in args.seed]
+    configs = [config_from_args(Config, args, seed=s, quiet=args.quiet).check() for s in args.seed]
     if len(configs) > 1 and (args.checkpoint_dir or args.trace_out):
         raise UserError(f"--checkpoint-dir and --trace-out take one --seed, got {len(configs)}")
     check_writable(args.json, "results")

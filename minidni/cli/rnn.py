@@ -11,19 +11,18 @@ and writes OUT/TASK.json, OUT/TASK.md and its figures.
 import os
 
 from ..errors import UserError
-from ..experiments.recurrent import (RNNCompareConfig, RNNConfig, describe, results_table, run_rnn, run_rnn_compare,
-                                     total_steps)
-from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
-                     progress_bar, runtime, write_json)
+from ..experiments.recurrent import RNNCompareConfig, RNNConfig, describe, run_rnn, run_rnn_compare, total_steps
+from ..experiments.recurrent_report import results_table
+from .common import (add_command, add_config_options, add_output_options, add_runtime_options, check_writable,
+                     config_from_args, progress_bar, runtime, write_json)
 
 
 def register(subparsers):
+    """Add `rnn TASK` to the subcommands: RNNCompareConfig's options, --compare, --out, --json, runtime."""
     p = add_command(subparsers, "rnn", "recurrent DNI (paper 3.1): copy, repeat-copy, character LM", __doc__)
     p.add_argument("task", choices=RNNConfig.__dataclass_fields__["task"].metadata["choices"])
     add_config_options(p, RNNCompareConfig, exclude=("task",))
-    p.add_argument("--compare", action="store_true", help="run the T x method grid (or --runs): table and figures")
-    p.add_argument("--out", default="runs/rnn", help="with --compare: output directory")
-    p.add_argument("--json", metavar="PATH", help="one run: write the result and its history as JSON")
+    add_output_options(p, "runs/rnn", compare="run the T x method grid (or --runs): table and figures")
     add_runtime_options(p)
     p.set_defaults(func=main)
 
@@ -35,6 +34,8 @@ def record_line(record):
 
 
 def main(args):
+    """One run with a progress bar (print its summary, --json writes it), or with --compare the grid
+    (_compare). Returns 0."""
     grid = config_from_args(RNNCompareConfig, args).check()
     if args.compare and args.json:
         raise UserError("--json writes one run; with --compare the results go to --out")
@@ -65,6 +66,7 @@ def main(args):
 
 
 def _compare(args, grid):
+    # lazy: matplotlib takes ~0.5 s to import; `minidni --help` needs none
     from ..plots.recurrent import plot_curves
     os.makedirs(args.out, exist_ok=True)
     with runtime(args):

@@ -4,12 +4,17 @@
     python -m minidni train --method dni --seed 0 1 2 --json runs/dni.json
     python -m minidni train --method dni --complete-unlock --save ckpt.npz
 """
+import numpy as np
+
+from ..checkpoint import save
+from ..errors import UserError
 from ..experiments.feedforward import TrainConfig, train
 from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
                      runtime, write_json)
 
 
 def register(subparsers):
+    """Add `train` to the subcommands: TrainConfig's options (several --seed), --json, --save, runtime."""
     p = add_command(subparsers, "train", "train one network and report its test error", __doc__)
     add_config_options(p, TrainConfig, many=("seed",))
     p.add_argument("--json", metavar="PATH", help="write the result with its per-epoch history (a list for "
@@ -26,7 +31,8 @@ def epoch_line(record):
 
 
 def main(args):
-    from ..errors import UserError
+    """Train one network per --seed, printing each epoch and result (mean ± std over several seeds);
+    --json writes the result(s), --save the one seed's parameters and optimiser state. Returns 0."""
     configs = [config_from_args(TrainConfig, args, seed=s).check() for s in args.seed]
     if args.save and len(configs) > 1:
         raise UserError(f"--save takes one --seed, got {len(configs)}")
@@ -41,13 +47,11 @@ def main(args):
             print(f"{config.method} {config.model} on {config.dataset}, seed {config.seed}: "
                   f"test error {result['test_error']:.2f}% in {result['seconds']:.1f}s")
     if len(results) > 1:
-        import numpy as np
         errors = [r["test_error"] for r in results]
         print(f"test error over {len(errors)} seeds: {np.mean(errors):.2f} ± {np.std(errors):.2f}%")
     if args.json:
         write_json(args.json, results[0] if len(results) == 1 else results)
     if args.save:
-        from ..checkpoint import save
         save(args.save, trainer.model, trainer.optimizers,
              meta={"method": config.method, "model": config.model, "dataset": config.dataset})
     return 0

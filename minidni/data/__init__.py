@@ -100,6 +100,7 @@ def batches(x, y, batch_size, rng, shuffle=True, drop_last=False):
         order = to_device(order)
 
     def generate():
+        """Yield (xb: (B, ...), yb: (B,)) on the backend, B = batch_size (the last may be smaller unless drop_last)."""
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             if on_device:

@@ -25,7 +25,8 @@ def load_digits(seed=0):
     intensities, as MNIST's conventional 0.1307/0.3081 does. Validation and test
     statistics are never used. x is in the backend's default float dtype; y is int64.
     """
-    from sklearn.datasets import load_digits as _sklearn_digits    # imported here: scikit-learn is slow to import
+    # lazy: scikit-learn takes ~1 s to import and only this loader uses it
+    from sklearn.datasets import load_digits as _sklearn_digits
     from sklearn.model_selection import train_test_split
     digits = _sklearn_digits()
     x = digits.images.astype(np.float64)[:, None] / 16.0

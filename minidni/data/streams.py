@@ -29,6 +29,8 @@ class DigitStreams:
         self.n_counts = self.window + 1                 # B's classes: 0 ... span K odd digits
 
     def batch(self, n, rng):
+        """n new streams of J K steps, images drawn with `rng`: x: (J K, n, D) on the backend in the default
+        dtype, y_step: (J K, n) the digits shown, y_tick: (J, n) int64, the odd digits of the last span K steps."""
         idx = rng.integers(0, len(self.y_pool), (self.steps, n))
         y_step = self.y_pool[idx]
         odd = (y_step % 2).cumsum(axis=0)                               # odd digits up to and including t

@@ -116,6 +116,8 @@ class Curriculum:
         return self.n - 1
 
     def update(self, bits):
+        """Record one batch's error (bits per step); once the last `patience` errors at this N average
+        below `threshold`, grow N and return True (else False)."""
         self.recent.append(bits)
         if len(self.recent) >= self.patience and np.mean(self.recent[-self.patience:]) < self.threshold:
             self.n, self.recent = self.n + 1, []

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydoc_data.topics import topics
 
 from ..errors import DataFileError
 from .cache import data_dir, sha256_of
@@ -83,7 +84,6 @@ def embedded_text():
     """The default corpus's text: every topic of pydoc_data.topics, in sorted order, one after
     another, less those whose whole text is part of another's (`if` and `else` repeat
     `compound`)."""
-    from pydoc_data.topics import topics
     kept = [k for k in sorted(topics) if not any(j != k and topics[k] in topics[j] for j in topics)]
     return "\n".join(topics[k] for k in kept)
 

@@ -21,10 +21,11 @@ Every result is plain JSON (lists, dicts, numbers, strings).
 """
 import os
 
-from ..parallel.runner import Config as ParallelConfig
+from ..parallel import Config as ParallelConfig, train as train_parallel
 from .feedforward import CompareConfig, TrainConfig, error_table, run_compare, run_train
 from .multinet import MultinetCompareConfig, MultinetConfig, run_multinet, run_multinet_compare
-from .recurrent import RNNCompareConfig, RNNConfig, results_table, run_rnn, run_rnn_compare
+from .recurrent import RNNCompareConfig, RNNConfig, run_rnn, run_rnn_compare
+from .recurrent_report import results_table
 
 RUNNERS = {TrainConfig: run_train, CompareConfig: run_compare, RNNConfig: run_rnn,
            RNNCompareConfig: run_rnn_compare, MultinetConfig: run_multinet, MultinetCompareConfig: run_multinet_compare}
@@ -33,8 +34,7 @@ RUNNERS = {TrainConfig: run_train, CompareConfig: run_compare, RNNConfig: run_rn
 def run(config, progress=None):
     """Run any experiment config; progress(record) is called as records or runs complete."""
     if isinstance(config, ParallelConfig):
-        from ..parallel import train
-        return train(config)
+        return train_parallel(config)
     try:
         runner = RUNNERS[type(config)]
     except KeyError:

@@ -14,24 +14,31 @@ A result (what `train --json` writes; `compare` writes a list of them):
      error of the epoch chosen by validation error alone)}
 """
 import dataclasses
+import multiprocessing
 import time
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from ..errors import UserError
-from ..options import check_at_least, check_choices, check_many, check_positive, option
-from ..train.dni import INPUT_LR, LR, SG_LR
+from ..data import load_dataset
+from ..errors import DivergenceError, UserError
+from ..models import build_cnn, build_mlp
+from ..options import check_at_least, check_many, option
+from ..train import METHODS, Backprop, fit
+from ..train.dni import SGOptions
 
 DATASETS = ("digits", "mnist5k", "mnist", "cifar10")
-METHODS = ("backprop", "dni", "cdni")        # minidni.train.METHODS, without importing the trainers
 
 
 @dataclass
-class TrainConfig:
-    """One feed-forward network trained one way: every option of `python -m minidni train`."""
-    method: str = option("backprop", "training method", choices=METHODS)
+class TrainConfig(SGOptions):
+    """One feed-forward network trained one way: every option of `python -m minidni train`.
+
+    The optimisers' and DNI's options are SGOptions' fields (minidni.train.dni), inherited.
+    """
+    method: str = option("backprop", "training method", choices=tuple(METHODS))
     dataset: str = option("digits", "data set: digits (scikit-learn's 8x8), mnist5k (5,000 real MNIST images, the "
                                     "mnist5k extra), mnist and cifar10 (read from $MINIDNI_DATA)", choices=DATASETS)
     model: str = option("mlp", "network: the paper's FCN (mlp) or its CNN", choices=("mlp", "cnn"))
@@ -39,38 +46,15 @@ class TrainConfig:
     hidden: int = option(256, "MLP: units per hidden layer")
     epochs: int = option(20, "passes over the training images")
     batch_size: int = option(64, "mini-batch size")
-    optimizer: str = option("adam", "optimiser of the network", choices=("adam", "sgd"))
-    lr: float = option(LR, "learning rate of the network")
     seed: int = option(0, "seeds weights and batch order (the data split is fixed)")
-    sg: str = option("linear", "dni, cdni: synthetic-gradient model M: linear; mlp (one hidden layer); paper "
-                               "(two hidden layers with batch norm)", choices=("linear", "mlp", "paper"))
-    sg_hidden: Optional[int] = option(None, "dni, cdni: hidden width of an mlp or paper M",
-                                      default_text="the activation's; a paper M: 1024 units for vectors, "
-                                                   "128 channels (5x5) for maps")
-    sg_condition: str = option("bias", "cdni: how M sees the label: bias (a learned vector per class after M's "
-                                       "first layer) or channels (one-hot label as extra inputs, the paper's "
-                                       "conv form)", choices=("bias", "channels"))
-    sg_optimizer: str = option("adam", "dni, cdni: optimiser of M", choices=("adam", "sgd"))
-    sg_lr: float = option(SG_LR, "dni, cdni: learning rate of M")
-    sg_scale: float = option(1.0, "dni, cdni: multiply g_hat by this before use")
-    update_prob: float = option(1.0, "dni, cdni: each module updates on a step with this probability (paper's p)")
-    complete_unlock: bool = option(False, "dni, cdni: also predict each module's input from the data "
-                                          "(synthetic inputs, paper §3.2)")
-    input_lr: float = option(INPUT_LR, "dni, cdni: learning rate of the synthetic-input models I")
     cuts: Optional[list] = option(None, "dni, cdni: decouple only after these module indices",
                                   many=True, type=int, default_text="after every module")
-    diagnose_every: int = option(0, "dni, cdni: every K steps compare each g_hat with the true gradient "
-                                     "(cosine, in the result's sg_quality; 0: never)")
 
     def check(self):
         """Raise UserError naming the first option no run could use (before any data is loaded)."""
-        check_choices(self)
-        check_at_least(self, 1, "layers", "hidden", "epochs", "batch_size", "sg_hidden")
-        check_at_least(self, 0, "seed", "diagnose_every", "cuts")
-        check_positive(self, "lr")
-        check_positive(self, "sg_lr", "input_lr", "sg_scale", zero_ok=True)     # 0: M (or I) frozen, a control
-        if not 0 < self.update_prob <= 1:
-            raise UserError(f"--update-prob must lie in (0, 1], got {self.update_prob}")
+        super().check()
+        check_at_least(self, 1, "layers", "hidden", "epochs", "batch_size")
+        check_at_least(self, 0, "seed", "cuts")
         return self
 
 
@@ -80,7 +64,7 @@ class CompareConfig(TrainConfig):
 
     The CNN has one fixed depth, so with model="cnn" `layers` is ignored.
     """
-    method: list = option(["backprop", "dni", "cdni"], "training methods", choices=METHODS, many=True)
+    method: list = option(["backprop", "dni", "cdni"], "training methods", choices=tuple(METHODS), many=True)
     layers: list = option([3, 4, 5, 6], "MLP depths: numbers of Linear layers", many=True)
     seed: list = option([0, 1, 2], "seeds, one run each", many=True)
 
@@ -100,7 +84,6 @@ class CompareConfig(TrainConfig):
 
 def build_model(config, data, rng):
     """The network of `config` for `data`: the paper's FCN or CNN (minidni.models)."""
-    from ..models import build_cnn, build_mlp
     if config.model == "mlp":
         return build_mlp(int(np.prod(data.input_shape)), data.n_classes, config.layers, config.hidden, rng)
     return build_cnn(data.input_shape, data.n_classes, rng=rng)
@@ -108,19 +91,13 @@ def build_model(config, data, rng):
 
 def build_trainer(config, data, rng=None):
     """The model and its trainer (Backprop, DNI or cDNI) for `config`; rng defaults to default_rng(seed)."""
-    from ..train import make_trainer
     rng = rng if rng is not None else np.random.default_rng(config.seed)
     model = build_model(config, data, rng)
-    options = {"optimizer": config.optimizer, "lr": config.lr}
-    if config.method in ("dni", "cdni"):
-        options.update(input_shape=data.input_shape, n_classes=data.n_classes, sg_kind=config.sg,
-                       sg_hidden=config.sg_hidden, sg_condition=config.sg_condition,
-                       sg_optimizer=config.sg_optimizer, sg_lr=config.sg_lr,
-                       sg_scale=config.sg_scale, update_prob=config.update_prob,
-                       synthetic_inputs=config.complete_unlock, input_lr=config.input_lr, cuts=config.cuts,
-                       diagnose_every=config.diagnose_every, rng=rng)
+    if config.method == "backprop":
+        return Backprop(model, config.optimizer, config.lr)
     try:
-        return make_trainer(config.method, model, **options)
+        return METHODS[config.method](model, data.input_shape, data.n_classes, cuts=config.cuts, rng=rng,
+                                      **config.sg_options())
     except ValueError as e:         # a bad cut point, say: the trainer names the problem
         raise UserError(str(e)) from None
 
@@ -130,14 +107,13 @@ def train(config, progress=None, data=None):
 
     data: an already loaded Dataset (else config.dataset is loaded).
     """
-    from ..data import load_dataset
-    from ..train import fit
     config.check()
     data = data if data is not None else load_dataset(config.dataset, flat=config.model == "mlp")
     rng = np.random.default_rng(config.seed)
     trainer = build_trainer(config, data, rng)
 
     def on_epoch(record):
+        """Add the errors (%) to the epoch's record, then report it."""
         record["test_error"] = 100 * (1 - record["test_accuracy"])
         if "valid_accuracy" in record:
             record["valid_error"] = 100 * (1 - record["valid_accuracy"])
@@ -173,7 +149,6 @@ def run_cells(cells, data, progress=None, jobs=1, record_divergence=False):
     instead of stopping the grid (a search wants to know, and go on).
     progress(result) after each run, in order.
     """
-    import multiprocessing
     global _SHARED
     _SHARED = data                                       # inherited by forked workers
     tasks = [(cell, record_divergence) for cell in cells]
@@ -196,12 +171,10 @@ def _collect(results, progress):
 
 
 def _one_thread():
-    from threadpoolctl import threadpool_limits
     threadpool_limits(1)
 
 
 def _train_shared(task):
-    from ..errors import DivergenceError
     cell, record_divergence = task
     try:
         return train(cell, data=_SHARED)[1]
@@ -213,7 +186,6 @@ def _train_shared(task):
 
 def run_compare(config, progress=None, jobs=1):
     """Every cell of the grid, in order; progress(result) after each run. Returns the list of results."""
-    from ..data import load_dataset
     config.check()
     data = load_dataset(config.dataset, flat=config.model == "mlp")     # once for the whole grid
     return run_cells(config.runs(), data, progress, jobs)

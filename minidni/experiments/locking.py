@@ -6,6 +6,7 @@
 """
 import numpy as np
 
+from ..data import batches
 from ..options import replace
 from .feedforward import TrainConfig, build_trainer
 
@@ -30,7 +31,6 @@ def record_steps(trainer, data, steps=TRACE_STEPS, warmup=TRACE_WARMUP, batch_si
 
     The events keep the trainer's step numbers: warmup + 1 ... warmup + steps.
     """
-    from ..data import batches
     rng = np.random.default_rng(seed)
     todo = warmup + steps
     while todo:

@@ -20,7 +20,12 @@ from typing import Optional
 
 import numpy as np
 
+from ..backend import to_numpy
+from ..data import load_dataset
+from ..data.streams import DigitStreams
 from ..options import check_at_least, check_choices, check_positive, option
+from ..train.guard import DivergenceGuard
+from ..train.multinet import TwoNetworks
 
 METHODS = ("locked", "truncated", "dni")
 VALID_STREAMS = 512
@@ -49,6 +54,7 @@ class MultinetConfig:
     quick: bool = option(False, "a tiny budget: a smoke test")
 
     def check(self):
+        """Raise UserError naming the first option no run could use; returns self."""
         check_choices(self)
         check_at_least(self, 1, "K", "ticks", "span", "hidden_a", "hidden_b", "message", "batch_size", "segments",
                        "eval_every")
@@ -80,6 +86,7 @@ class MultinetCompareConfig(MultinetConfig):
                                  "seed": (self.seed or [MultinetConfig.seed])[0]})
 
     def check(self):
+        """Raise UserError naming the first bad option of any run of the grid; returns self."""
         check_choices(self)
         check_at_least(self, 0, "seed")
         for c in self.configs():
@@ -89,7 +96,6 @@ class MultinetCompareConfig(MultinetConfig):
 
 def digit_pools(seed=0):
     """{"train", "valid", "test"}: (images (P, 64), labels) from the embedded digits, split once."""
-    from ..data import load_dataset
     data = load_dataset("digits", flat=True, seed=seed)
     return {"train": (data.x_train, data.y_train), "valid": (data.x_valid, data.y_valid),
             "test": (data.x_test, data.y_test)}
@@ -97,8 +103,6 @@ def digit_pools(seed=0):
 
 def streams_and_system(config, pools, rng):
     """({split: DigitStreams}, the TwoNetworks) that `config` describes, on the image pools."""
-    from ..data.streams import DigitStreams
-    from ..train.multinet import TwoNetworks
     streams = {k: DigitStreams(*v, K=config.K, ticks=config.ticks, span=config.span) for k, v in pools.items()}
     system = TwoNetworks(pools["train"][0].shape[1], 10, streams["train"].n_counts, config.K, config.method,
                          config.hidden_a, config.hidden_b, config.message, lr=config.lr, sg_lr=config.sg_lr,
@@ -108,8 +112,6 @@ def streams_and_system(config, pools, rng):
 
 def run_multinet(config, progress=None, pools=None):
     """Train one system; progress(record) at each validation record. Returns the result dict."""
-    from ..backend import to_numpy
-    from ..train.guard import DivergenceGuard
     config = config.check()
     segments = config.segments or (60 if config.quick else 1500)
     pools = pools or digit_pools()
@@ -158,6 +160,7 @@ def run_multinet_compare(config, progress=None):
 
 
 def describe(result):
+    """One line: what ran, A's and B's final validation errors, when B first reached the target."""
     reached = result["seconds_to_target"]
     return (f"multinet {result['method']:9} K={result['K']} seed={result['seed']}: validation error A "
             f"{result['valid_error_a']:.2f}%, B {result['valid_error_b']:.2f}% (best {result['best_valid_error_b']:.2f}%)"

@@ -12,6 +12,7 @@ give always wins. A result (what `rnn TASK --json` writes):
     charlm:     {"task", "method", "T", "seed", "corpus", "corpus_sha256", "python", "n_symbols",
                  "bpc", "test_bpc", "chars", "steps", "seconds", "config",
                  "history": [{"step", "chars", "seconds", "bpc"}]}
+Tables and wall-clock ratios of these results: minidni.experiments.recurrent_report.
 """
 import dataclasses
 import sys
@@ -21,11 +22,14 @@ from typing import Optional
 
 import numpy as np
 
-from ..data.tasks import ENCODINGS
+from ..backend import to_device, to_numpy
+from ..data.tasks import ENCODINGS, CopyTask, Curriculum
+from ..data.text import batchify, load_corpus
 from ..errors import UserError
+from ..nn.recurrent import SequenceModel
 from ..options import check_at_least, check_choices, check_many, check_positive, option
 from ..train.guard import DivergenceGuard
-from ..train.tbptt import SG_INPUTS
+from ..train.tbptt import SG_INPUTS, TBPTT, evaluate_bits
 
 TASKS = ("copy", "repeat-copy", "charlm")
 METHODS = ("bptt", "dni", "dni-aux")
@@ -147,6 +151,7 @@ class RNNCompareConfig(RNNConfig):
         return [RNNConfig(**{**common, "method": m, "T": T, "seed": s}) for m, T in self.pairs() for s in self.seed]
 
     def check(self):
+        """Raise UserError naming the first bad option of any run of the grid; returns self."""
         check_many(self, "seed")
         for config in self.configs():
             config.check()
@@ -165,8 +170,6 @@ def parse_run(run):
 
 
 def _trainer(n_in, n_out, config, rng):
-    from ..nn.recurrent import SequenceModel
-    from ..train.tbptt import TBPTT
     model = SequenceModel(n_in, n_out, config.hidden, rng, cell=config.cell)
     return TBPTT(model, config.T, config.method, lr=config.lr, sg_lr=config.sg_lr, sg_scale=config.sg_scale,
                  aux_weight=config.aux_weight, sg_input=config.sg_input, clip=config.clip,
@@ -189,8 +192,6 @@ def run_copy(config, progress=None):
     "cosine", "boundaries"}: TBPTT.future_gradient_quality on a batch of the current length
     drawn from a generator of its own, so training runs exactly as without it.
     """
-    from ..backend import to_numpy
-    from ..data.tasks import CopyTask, Curriculum
     rng = np.random.default_rng(config.seed)
     data = CopyTask(config.bits, config.max_repeats, config.encoding)
     trainer = _trainer(data.n_in, data.n_out, config, rng)
@@ -229,9 +230,6 @@ def run_charlm(config, progress=None, data=None):
     seconds = training time only. "bpc": the final validation BPC; "test_bpc" on the test split.
     `data`: an already loaded CharCorpus (else config.corpus names one).
     """
-    from ..backend import to_device
-    from ..data.text import batchify, load_corpus
-    from ..train.tbptt import evaluate_bits
     data = data if data is not None else load_corpus(config.corpus)
     rng = np.random.default_rng(config.seed)
     trainer = _trainer(data.n_symbols, data.n_symbols, config, rng)
@@ -287,7 +285,6 @@ def run_rnn_compare(config, progress=None):
     configs = config.check().configs()
     data = None
     if config.task == "charlm":                      # load the corpus once for all runs
-        from ..data.text import load_corpus
         data = load_corpus(config.corpus)
     results = []
     for c in configs:
@@ -310,129 +307,3 @@ def describe(result):
 def best_bpc(result):
     """The best validation BPC of a charlm run's history (best so far at its end)."""
     return min(h["bpc"] for h in result["history"])
-
-
-def time_to_reach(result, target):
-    """Training seconds until validation BPC first is <= target (None if never)."""
-    return next((h["seconds"] for h in result["history"] if h["bpc"] <= target), None)
-
-
-def time_ratios(results, method, T, reference=("bptt", 40), setting=None):
-    """Per seed: the training time `method`-T takes to reach the reference run's best validation
-    BPC, over the time the reference takes to reach it itself (None where it never does).
-    The paper's claim for DNI-8 against BPTT-40: about 0.5. `setting`: which of `method`-T's
-    variants (an `m_setting`, e.g. with M's target clipped) when the results hold several."""
-    runs = [r for r in results if (r["method"], r["T"]) == (method, T)]
-    settings = {m_setting(r) for r in runs}
-    if setting is None and len(settings) > 1:
-        raise ValueError(f"the results hold {method}-{T} runs with {len(settings)} different settings "
-                         f"({'; '.join(sorted(settings))}): pass setting= to choose one")
-    runs = {r["seed"]: r for r in runs if setting is None or m_setting(r) == setting}
-    refs = {r["seed"]: r for r in results if (r["method"], r["T"]) == reference}
-    out = {}
-    for seed in sorted(set(refs) & set(runs)):
-        target = best_bpc(refs[seed])
-        reached = time_to_reach(runs[seed], target)
-        out[seed] = None if reached is None else reached / time_to_reach(refs[seed], target)
-    return out
-
-
-def spread(values, digits=0):
-    """"v" for one value; "mean (min–max)" for several."""
-    def fmt(v):
-        return str(v) if isinstance(v, int) else f"{v:.{digits}f}"
-    if len(values) == 1:
-        return fmt(values[0])
-    return f"{float(np.mean(values)):.{digits}f} ({fmt(min(values))}–{fmt(max(values))})"
-
-
-def _m_reads(result):
-    """What a DNI run's M reads: "(h, tanh c)", the default, or the raw state "(h, c)"."""
-    return "(h, tanh c)" if result["config"].get("sg_input", "state") == "bounded" else "(h, c)"
-
-
-def _m_extras(result):
-    """The phrases m_setting puts after M's input: the aux weight, an averaged M, a clipped target, a discount."""
-    c, extras = result["config"], []
-    if result["method"] == "dni-aux":
-        extras.append(f"aux weight {c.get('aux_weight', 1.0):g}")
-    if c.get("m_average"):
-        extras.append(f"g_hat from M's average (decay {c['m_average']:g})")
-    if c.get("target_clip"):
-        extras.append(f"M's target clipped at norm {c['target_clip']:g}")
-    if c.get("sg_scale", 1.0) != 1:
-        extras.append(f"**discounted: sg_scale {c['sg_scale']:g}**")
-    return extras
-
-
-def m_setting(result):
-    """What a table must say of a DNI run's M: its input and any discount ("—" for BPTT)."""
-    if result["method"] == "bptt":
-        return "—"
-    return ", ".join([f"M on {_m_reads(result)}"] + _m_extras(result))
-
-
-def m_variant(result):
-    """What sets a run's M apart from plain DNI's (M on (h, tanh c), nothing else): the aux weight,
-    an averaged M, a clipped target, a discount, or M on the raw state; "" for plain DNI and BPTT."""
-    if result["method"] == "bptt":
-        return ""
-    reads = _m_reads(result)
-    return ", ".join(([] if reads == "(h, tanh c)" else [f"M on {reads}"]) + _m_extras(result))
-
-
-def settings_line(task, results):
-    """One line of the settings every run of a table shares."""
-    c, seeds = results[0]["config"], sorted({r["seed"] for r in results})
-    seeds = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))} (mean (min–max))"
-    clips = {r["config"].get("clip") or 0 for r in results}
-    clip = (", gradient clipping differs between runs" if len(clips) > 1 else
-            f", gradient clipped at norm {clips.pop():g}" if clips != {0} else ", no gradient clipping")
-    if task == "charlm":
-        return (f"{c['hidden']}-unit {c['cell'].upper()}, batch {c['batch_size']}, Adam lr {c['lr']:g} (M: {c['sg_lr']:g})"
-                f"{clip}, "
-                f"corpus {results[0]['corpus']} (SHA-256 {results[0]['corpus_sha256'][:12]}…, Python "
-                f"{results[0]['python']}), {seeds}")
-    return (f"{c['bits']}-bit patterns" + (f", R up to {c['max_repeats']}" if c.get("max_repeats") else "")
-            + f", {c['hidden']}-unit {c['cell'].upper()}, {results[0]['steps']:,} batches of {c['batch_size']}, "
-            f"Adam lr {c['lr']:g} (M: {c['sg_lr']:g}){clip}, {seeds}")
-
-
-def results_table(task, results):
-    """Markdown: largest N solved (Copy tasks) or BPC (charlm) per method and T, mean and range over
-    seeds, with the settings the runs share and what each DNI run's M reads (and any discount).
-    Runs of one method and T whose M differs (a discount, a clipped target) are rows of their own."""
-    groups = {}
-    for r in results:
-        groups.setdefault((r["method"], r["T"], m_setting(r)), []).append(r)
-    lines = [settings_line(task, results), ""]
-    if task == "charlm":
-        lines += ["| method | T | M | best valid BPC | final valid BPC | test BPC | characters | training s |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for (m, T, setting), rs in groups.items():
-            lines.append(f"| {m} | {T} | {setting} | {spread([best_bpc(r) for r in rs], 3)} | "
-                         f"{spread([r['bpc'] for r in rs], 3)} | {spread([r['test_bpc'] for r in rs], 3)} | "
-                         f"{rs[0]['chars']:,} | {spread([r['seconds'] for r in rs])} |")
-        if any(key[:2] == ("bptt", 40) for key in groups):
-            for m, T, setting in [key for key in groups if key[:2] in (("dni", 8), ("dni-aux", 8), ("bptt", 8))]:
-                ratios = time_ratios(results, m, T, setting=setting)
-                if ratios:
-                    shown = ", ".join(f"seed {seed} " + ("never" if v is None else f"{v:.2f}")
-                                      for seed, v in ratios.items())
-                    variant = m_variant(groups[(m, T, setting)][0])
-                    named = f" ({variant})" if variant else ""
-                    name = {"dni-aux": "DNI + Aux"}.get(m, m.upper())
-                    lines.append(f"\n{name}-{T}{named}: training time to reach BPTT-40's best validation BPC, "
-                                 f"over BPTT-40's own time to it: {shown}.")
-        return "\n".join(lines) + "\n"
-    Ts = sorted({T for _, T, _ in groups})
-    lines += ["| method | M | " + " | ".join(f"T={T}" for T in Ts) + " |", "|---|---|" + "---|" * len(Ts)]
-    n_seeds = len({r["seed"] for r in results})
-
-    def cell(rs):                    # a (method, T) cell: mean (range), and how many seeds if not all
-        if not rs:
-            return "not run"
-        return spread([r["solved"] for r in rs], 1) + (f" [{len(rs)} of {n_seeds} seeds]" if len(rs) < n_seeds else "")
-    for m, setting in dict.fromkeys((m, s) for m, _, s in groups):
-        lines.append(f"| {m} | {setting} | " + " | ".join(cell(groups.get((m, T, setting), [])) for T in Ts) + " |")
-    return "\n".join(lines) + "\n"

@@ -29,6 +29,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..data import load_dataset
 from ..options import check_at_least, check_choices, check_many, option
 from .feedforward import DATASETS, TrainConfig, mean_std_table, run_cells
 
@@ -66,6 +67,7 @@ class Table1Config:
     quick: bool = option(False, "a one-epoch, one-seed pipeline check with a two-value grid", flag=True)
 
     def check(self):
+        """Raise UserError naming the first option no search or table could use; returns self."""
         check_choices(self)
         check_many(self, "depths", "seeds", "search_seeds")
         check_at_least(self, 1, "depths", "epochs", "p_epochs", "cnn_sg_hidden")
@@ -175,7 +177,6 @@ def table_cells(config, chosen):
 
 def run_table1(config, progress=None, jobs=1):
     """The search, then the table: {"dataset", "settings", "grid", "chosen", "search", "results"}."""
-    from ..data import load_dataset
     config.check()
     flat, images = load_dataset(config.dataset, flat=True), load_dataset(config.dataset, flat=False)
     search, chosen = run_search(config, flat, progress, jobs)

@@ -25,11 +25,16 @@ class Tanh(Module):
         return dy * (1 - self.h * self.h)
 
 
+def sigmoid(x):
+    """1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2, which never overflows. Any shape."""
+    return 0.5 * (1 + array_module(x).tanh(0.5 * x))
+
+
 class Sigmoid(Module):
-    """h = 1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2, which never overflows;  dx = dy * h (1 - h)."""
+    """h = sigmoid(x);  dx = dy * h (1 - h)."""
 
     def forward(self, x):
-        self.h = 0.5 * (1 + array_module(x).tanh(0.5 * x))
+        self.h = sigmoid(x)
         return self.h
 
     def backward(self, dy):

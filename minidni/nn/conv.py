@@ -91,6 +91,7 @@ class Conv2d(Module):
         self.stride, self.padding = stride, padding
 
     def forward(self, x):
+        """x: (N, C, H, W) -> y: (N, F, Ho, Wo), a view of (F, Ho, Wo, N) memory; keeps the window matrix."""
         W, b = self.params["W"], self.params["b"]
         F, C, kh, kw = W.shape
         check_input(x, "Conv2d", ndim=4, size=C, axis=1, dtype=W.dtype)
@@ -102,6 +103,7 @@ class Conv2d(Module):
         return y.reshape(F, Ho, Wo, N).transpose(3, 0, 1, 2)
 
     def backward(self, dy):
+        """dy: (N, F, Ho, Wo) -> dx: (N, C, H, W) (None without input_grad); stores dW: (F, C, kh, kw), db: (F,)."""
         W = self.params["W"]
         F = W.shape[0]
         dy = dy.transpose(1, 2, 3, 0).reshape(F, -1)                    # (F, Ho*Wo*N)

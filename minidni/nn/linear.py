@@ -22,6 +22,7 @@ class Linear(Module):
         self.params["b"] = parameter(np.zeros(out_features))
 
     def forward(self, x):
+        """x: (N, D_in) -> h = x W + b: (N, D_out); keeps x for backward."""
         W, b = self.params["W"], self.params["b"]
         check_input(x, "Linear", ndim=2, size=W.shape[0], dtype=W.dtype)
         self.x = x

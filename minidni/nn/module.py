@@ -12,7 +12,7 @@ A module has
 """
 import numpy
 
-from ..backend import array_module
+from ..backend import array_module, get_dtype, to_device
 from ..errors import DTypeError, LabelError, ShapeError
 
 
@@ -190,7 +190,6 @@ class Reshape(Module):
 
 def parameter(a):
     """Move an initialised host array to the current backend in the default dtype."""
-    from ..backend import get_dtype, to_device
     return to_device(a, dtype=get_dtype())
 
 

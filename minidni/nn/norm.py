@@ -24,6 +24,7 @@ class BatchNorm(Module):
         self.momentum, self.eps = momentum, eps
 
     def forward(self, x):
+        """x: (N, D) or (N, C, H, W) -> y, the same shape; in training mode also updates the running statistics."""
         gamma, beta = self.params["gamma"], self.params["beta"]
         check_input(x, "BatchNorm", dtype=gamma.dtype)
         if x.ndim not in (2, 4) or x.shape[1] != gamma.shape[0]:
@@ -50,6 +51,7 @@ class BatchNorm(Module):
         return y
 
     def backward(self, dy):
+        """dy: the shape of x -> dx; stores dgamma, dbeta: (D,) or (C,). In eval mode mean and std are constants."""
         self.grads["gamma"] = (dy * self.xhat).sum(axis=self.axes)
         self.grads["beta"] = dy.sum(axis=self.axes)
         scale = (self.params["gamma"] / self.std).reshape(self.per_feature)

@@ -42,6 +42,7 @@ class MaxPool2d(Pool2d):
     """
 
     def forward(self, x):
+        """x: (N, C, H, W) -> y: (N, C, Ho, Wo); keeps a mask of each window's first maximum for backward."""
         xp = array_module(x)
         cols = self.windows(x, fill=-np.inf)                  # (C, kh*kw, Ho, Wo, N)
         y = cols.max(axis=1)                                  # a fast reduction, unlike argmax over axis 1

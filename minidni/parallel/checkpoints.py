@@ -2,7 +2,7 @@
 latest step that *every* rank has saved, readable, from the same run.
 
 Files are DIR/stage{k}-step{s:08d}.npz, written by minidni.checkpoint (temporary file,
-then rename), holding f_k, M_k and both optimisers' state, and the run's settings (every
+then rename), holding f_{k+1}, M_{k+2} and both optimisers' state, and the run's settings (every
 option that changes the numbers). Rules:
 
 - A rank keeps its newest `keep_count(...)` checkpoints: rank 0 can run up to

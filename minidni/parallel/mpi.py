@@ -3,12 +3,18 @@
 mpi4py is imported only here and only when a command needs it, so the rest of minidni
 (and a one-process `parallel` run) works without it.
 """
+import faulthandler
+import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from contextlib import contextmanager
+
+from threadpoolctl import threadpool_limits
 
 from ..errors import UserError
 
@@ -51,11 +57,10 @@ def import_mpi():
     A rank that is only slow to arrive (importing CuPy and starting CUDA on a busy node)
     ends the job the same way: raise the limit for such machines.
     """
-    import faulthandler
     if launched_by_mpiexec():
         faulthandler.dump_traceback_later(start_timeout(), exit=True)
     try:
-        from mpi4py import MPI
+        from mpi4py import MPI         # lazy: importing it starts MPI, and a one-process run needs none
         MPI.COMM_WORLD.Barrier()        # every rank has started
     except ImportError as e:
         raise UserError(f"running on several processes needs mpi4py, which is not installed ({e}); {INSTALL_HINT}") from None
@@ -98,9 +103,6 @@ def launch(n, args, timeout=600):
     The ranks get one BLAS thread each (rank_environment). A failed job raises
     RuntimeError with the job's output.
     """
-    import json
-    import subprocess
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         out, trace = os.path.join(tmp, "result.json"), os.path.join(tmp, "trace.json")
         command = mpiexec_command(n, [*args, "--quiet", "--json", out, "--trace-out", trace])
@@ -113,10 +115,6 @@ def launch(n, args, timeout=600):
 
 def limit_blas_threads():
     """Use one BLAS thread in this process, even if OMP_NUM_THREADS was not set before numpy loaded."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:          # comes with scikit-learn; without it the environment variables decide
-        return
     threadpool_limits(1, user_api="blas")
 
 

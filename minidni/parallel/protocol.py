@@ -4,11 +4,11 @@ Rank k talks only to rank k-1 (upstream) and rank k+1 (downstream), on two MPI t
 MPI delivers messages with the same source, tag and communicator in the order they were
 sent, so each stream below is a FIFO:
 
-    DOWN  k-1 -> k    ("data", step, h, y)       h_{k-1} for a training step, and the labels
+    DOWN  k-1 -> k    ("data", step, h, y)       h_k = f_k(h_{k-1}) for a training step, and the labels
                       ("eval", epoch, step, h)   the test set's activation (eval mode)
                       ("stop",)                  no more work: pass it on, drain, finish
-    UP    k -> k-1    ("grad", step, d)          dL/dh_{k-1}: the true gradient (locked), or
-                                                 the bootstrapped target of M_{k-1} (DNI)
+    UP    k -> k-1    ("grad", step, d)          for h_k: the true gradient delta_k (locked), or
+                                                 M_{k+1}'s bootstrapped target for g_hat_k (DNI)
 
 Each message is a small fixed header (an int64 array: its kind, its integers, and the
 dtype and shape of each array) followed by its arrays, sent as raw buffers (`Isend`,

@@ -1,9 +1,9 @@
 """Cutting a network into K stages, building one stage per rank, and its late-arriving targets.
 
 Every rank builds the *whole* model and the same trainer from the same seed, then keeps
-only its own stage: its module f_k, its synthetic-gradient model M_k and their optimisers.
-The random draws are then exactly those of the one-process trainer with the same seed,
-which is what lets the synchronous mode reproduce it to the last bit.
+only its own stage: rank k keeps f_{k+1} and M_{k+2} (the numbering of minidni.parallel)
+and their optimisers. The random draws are then exactly those of the one-process trainer
+with the same seed, which is what lets the synchronous mode reproduce it to the last bit.
 """
 import itertools
 from collections import OrderedDict
@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import UserError
 from ..models import build_mlp
 from ..nn import Sequential
+from ..train.backprop import Backprop
 from ..train.dni import DNI, group
 
 METHODS = ("dni", "cdni", "locked")
@@ -74,7 +75,7 @@ def cuts_of(split):
 
 
 class DelayedSG:
-    """M_k whose targets come back from rank k+1 some steps after the prediction.
+    """Rank k's M_{k+2}, whose targets come back from rank k+1 some steps after the prediction.
 
     predict(step, h, c) keeps (h, c) until fit(step, target) arrives. If M has predicted
     since (the target is stale), the prediction is first recomputed with the current M,
@@ -90,6 +91,7 @@ class DelayedSG:
         return self.regressor.predict(h, c)
 
     def fit(self, step, target):
+        """Fit M to the target of `step` (a gradient like h), recomputing a stale prediction first."""
         h, c = self.waiting.pop(step)
         if step != self.latest:
             self.regressor.predict(h, c)
@@ -98,22 +100,23 @@ class DelayedSG:
 
 
 class Stage:
-    """What one rank holds: module f (its slice of the network), optimiser, M (not on the last stage).
+    """What rank `index` = k holds: f = f_{k+1} (its slice of the network), its optimiser, and
+    M = M_{k+2} (None on the last rank, and when locked).
 
-    first/last: whether this is stage 0 / stage K-1. `rng` is the generator after every
+    first/last: whether this is rank 0 / rank K-1. `rng` is the generator after every
     initial draw: rank 0 draws the batches from it, as the one-process trainer does.
     """
 
-    def __init__(self, index, K, f, optimizer, sg=None, conditional=False, sg_scale=1.0, rng=None):
-        self.index, self.K, self.f, self.optimizer, self.sg = index, K, f, optimizer, sg
+    def __init__(self, index, K, f, optimizer, M=None, conditional=False, sg_scale=1.0, rng=None):
+        self.index, self.K, self.f, self.optimizer, self.M = index, K, f, optimizer, M
         self.first, self.last = index == 0, index == K - 1
         self.conditional, self.sg_scale, self.rng = conditional, sg_scale, rng
 
     def checkpointed(self):
         """(model, optimisers) for minidni.checkpoint: f together with M and their state."""
-        if self.sg is None:
+        if self.M is None:
             return self.f, [self.optimizer]
-        return Sequential(self.f, self.sg.regressor.model), [self.optimizer, self.sg.regressor.optimizer]
+        return Sequential(self.f, self.M.regressor.model), [self.optimizer, self.M.regressor.optimizer]
 
 
 def build_network(config, data):
@@ -135,11 +138,9 @@ def build_trainer(config, data, model, rng, split):
     """The one-process trainer of this split: DNI / cDNI with cuts at the stage boundaries, or
     plain backprop over the stages for "locked" (and for a single stage, where nothing is cut)."""
     if config.method == "locked" or len(split) == 1:
-        from ..train.backprop import Backprop
         return Backprop(Sequential(*group(list(model), cuts_of(split))), config.optimizer, config.lr)
-    return DNI(model, data.input_shape, data.n_classes, optimizer=config.optimizer, lr=config.lr,
-               conditional=config.method == "cdni", sg_kind=config.sg, sg_optimizer=config.sg_optimizer,
-               sg_lr=config.sg_lr, sg_scale=config.sg_scale, cuts=cuts_of(split), rng=rng)
+    return DNI(model, data.input_shape, data.n_classes, conditional=config.method == "cdni", cuts=cuts_of(split),
+               rng=rng, **config.sg_options())
 
 
 def build_stage(config, data, index):
@@ -149,5 +150,5 @@ def build_stage(config, data, index):
     f, optimizer = trainer.modules[index], trainer.optimizers[index]
     if config.method == "locked":
         return Stage(index, len(split), f, optimizer, rng=rng), split
-    sg = DelayedSG(trainer.sgs[index]) if index < len(split) - 1 else None
-    return Stage(index, len(split), f, optimizer, sg, config.method == "cdni", config.sg_scale, rng), split
+    M = DelayedSG(trainer.M[index + 2]) if index < len(split) - 1 else None          # rank k holds M_{k+2}
+    return Stage(index, len(split), f, optimizer, M, config.method == "cdni", config.sg_scale, rng), split

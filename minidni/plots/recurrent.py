@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from ..experiments.recurrent import m_variant, results_table
+from ..experiments.recurrent_report import m_variant, results_table
 from .style import METHOD_COLOURS as COLOURS, METHOD_LABELS as LABELS, plt
 
 CORPUS_NAMES = {"embedded": "the embedded corpus (pydoc_data.topics)", "ptb": "Penn Treebank",
@@ -18,7 +18,7 @@ T_STYLES = ["-", "--", ":", "-.", (0, (5, 1))]
 
 
 def _variant(r):
-    """What sets a run's M apart from plain DNI's (experiments.recurrent.m_variant), without markdown."""
+    """What sets a run's M apart from plain DNI's (experiments.recurrent_report.m_variant), without markdown."""
     return m_variant(r).replace("*", "")
 
 

@@ -5,6 +5,8 @@ one bar per recorded event, coloured by kind (plots.style.KIND_COLOURS).
     animate_steps({"backprop": t1, "DNI": t2}, "locking.gif")  # replayed side by side
 """
 import numpy as np
+from matplotlib.animation import PillowWriter
+from matplotlib.patches import Rectangle
 
 from ..experiments.locking import events_of, waiting_intervals
 from .style import KIND_COLOURS, KIND_LABELS, axes_for, finish, plt
@@ -118,78 +120,86 @@ def animate_steps(traces, path, frames=90, fps=10, hold=15, dpi=80):
     beside the timeline growing up to "now". `frames` frames span the longest trace;
     the last is held for `hold` more. Returns the frame times (ms).
     """
-    from matplotlib.animation import PillowWriter
-    from matplotlib.patches import Rectangle
     n = len(traces)
     height = 0.62 * max(len(_lanes(events_of(t))) for t in traces.values()) + 1.6
     fig = plt.figure(figsize=(6.6 * n, height))
     grid = fig.add_gridspec(1, 2 * n, width_ratios=[0.9, 5.0] * n, wspace=0.05, left=0.02, right=0.99,
                             bottom=1.05 / height, top=1 - 0.35 / height)
-    panels, t_max, kinds = [], 0.0, {}
-    for k, (label, trace) in enumerate(traces.items()):
-        events = events_of(trace)
-        lanes, t0 = _lanes(events), events[0].start
-        ax = fig.add_subplot(grid[0, 2 * k + 1])
-        drawn = plot_timeline(events, ax, show_wait=False, legend=False)
-        ax.set_yticks([], minor=True)
-        ax.set_yticklabels([])
-        bars = list(zip(drawn, ax.patches))
-        for e, rect in bars:
-            kinds[e.kind] = rect.get_facecolor()
-            rect.set_visible(False)
-        box_ax = fig.add_subplot(grid[0, 2 * k], sharey=ax)
-        box_ax.axis("off")
-        boxes = {}
-        for m, lane in lanes.items():
-            f_box = Rectangle((0.05, lane - 0.38), 0.9, 0.55, facecolor="white", edgecolor="0.2")
-            has_aux = any(e.module == m and e.kind in AUX_KINDS for e in events)
-            aux_box = Rectangle((0.3, lane + 0.17), 0.65, 0.26, facecolor="white", edgecolor="0.5") if has_aux else None
-            for box in (f_box, aux_box):
-                if box is not None:
-                    box_ax.add_patch(box)
-            text = box_ax.text(0.5, lane - 0.1, "", ha="center", va="center", fontsize=8)
-            if has_aux:
-                box_ax.text(0.62, lane + 0.3, "M / I" if any(e.module == m and e.kind.startswith("input")
-                                                            for e in events) else "M",
-                            ha="center", va="center", fontsize=7, color="0.3")
-            boxes[m] = (f_box, aux_box, text)
-        box_ax.set_xlim(0, 1)
-        cursor = ax.axvline(0, color="black", linewidth=1.0)
-        panels.append(dict(label=label, events=events, t0=t0, ax=ax, bars=bars, boxes=boxes, cursor=cursor))
-        t_max = max(t_max, (events[-1].end - t0) * 1e3)
+    kinds = {}                                  # event kind -> its bar colour, for the one legend
+    panels = [_replay_panel(fig, grid[0, 2 * k], grid[0, 2 * k + 1], label, events_of(trace), kinds)
+              for k, (label, trace) in enumerate(traces.items())]
+    t_max = max((p["events"][-1].end - p["t0"]) * 1e3 for p in panels)
     for p in panels:
         p["ax"].set_xlim(0, t_max * 1.01)
     fig.legend([Rectangle((0, 0), 1, 1, color=c) for c in kinds.values()], [KIND_LABELS.get(k, k) for k in kinds],
                loc="lower center", ncol=min(4, len(kinds)), fontsize=8, frameon=False)
-
-    def draw(t, t_prev):
-        for p in panels:
-            t0, events = p["t0"], p["events"]
-            for e, rect in p["bars"]:
-                width = min(max(t - (e.start - t0) * 1e3, 0.0), (e.end - e.start) * 1e3)
-                rect.set_width(width)
-                rect.set_visible(width > 0)
-            p["cursor"].set_xdata([t, t])
-            started = [e for e in events if (e.start - t0) * 1e3 <= t]
-            step = started[-1].step if started else events[0].step
-            p["ax"].set_title(f"{p['label']}: step {step}, {t:.1f} ms", loc="left", fontsize=10)
-            for m, (f_box, aux_box, text) in p["boxes"].items():
-                mine = [e for e in events if e.module == m]
-                main = _active([e for e in mine if e.kind not in AUX_KINDS], t0, t_prev, t)
-                f_box.set_facecolor(KIND_COLOURS.get(main.kind, "0.5") if main else "white")
-                n_updates = sum(1 for e in mine if e.kind == "update" and (e.end - t0) * 1e3 <= t)
-                text.set_text(f"module {m + 1 if isinstance(m, (int, np.integer)) else m}\n"
-                              f"{n_updates} update{'s' if n_updates != 1 else ''}")
-                text.set_color("white" if main else "black")
-                if aux_box is not None:
-                    aux = _active([e for e in mine if e.kind in AUX_KINDS], t0, t_prev, t)
-                    aux_box.set_facecolor(KIND_COLOURS.get(aux.kind, "0.5") if aux else "white")
-
     times = list(np.linspace(0.0, t_max, frames))
     writer = PillowWriter(fps=fps)
     with writer.saving(fig, path, dpi):
         for j, t in enumerate(times + [t_max] * hold):
-            draw(t, times[j - 1] if 0 < j < len(times) else t - 1e-9)
+            _draw_frame(panels, t, times[j - 1] if 0 < j < len(times) else t - 1e-9)
             writer.grab_frame()
     plt.close(fig)
     return times
+
+
+def _replay_panel(fig, box_cell, timeline_cell, label, events, kinds):
+    """One panel of animate_steps: the timeline of `events` with every bar hidden, and left of it
+    one box per module (_module_box). Adds each kind's bar colour to `kinds`; returns the panel."""
+    lanes, t0 = _lanes(events), events[0].start
+    ax = fig.add_subplot(timeline_cell)
+    drawn = plot_timeline(events, ax, show_wait=False, legend=False)
+    ax.set_yticks([], minor=True)
+    ax.set_yticklabels([])
+    bars = list(zip(drawn, ax.patches))
+    for e, rect in bars:
+        kinds[e.kind] = rect.get_facecolor()
+        rect.set_visible(False)
+    box_ax = fig.add_subplot(box_cell, sharey=ax)
+    box_ax.axis("off")
+    boxes = {m: _module_box(box_ax, m, lane, events) for m, lane in lanes.items()}
+    box_ax.set_xlim(0, 1)
+    cursor = ax.axvline(0, color="black", linewidth=1.0)
+    return dict(label=label, events=events, t0=t0, ax=ax, bars=bars, boxes=boxes, cursor=cursor)
+
+
+def _module_box(box_ax, m, lane, events):
+    """Module m's box in its lane and, if it has M or I, a small box below: (f_box, aux_box or None, text)."""
+    f_box = Rectangle((0.05, lane - 0.38), 0.9, 0.55, facecolor="white", edgecolor="0.2")
+    has_aux = any(e.module == m and e.kind in AUX_KINDS for e in events)
+    aux_box = Rectangle((0.3, lane + 0.17), 0.65, 0.26, facecolor="white", edgecolor="0.5") if has_aux else None
+    for box in (f_box, aux_box):
+        if box is not None:
+            box_ax.add_patch(box)
+    text = box_ax.text(0.5, lane - 0.1, "", ha="center", va="center", fontsize=8)
+    if has_aux:
+        box_ax.text(0.62, lane + 0.3, "M / I" if any(e.module == m and e.kind.startswith("input")
+                                                    for e in events) else "M",
+                    ha="center", va="center", fontsize=7, color="0.3")
+    return f_box, aux_box, text
+
+
+def _draw_frame(panels, t, t_prev):
+    """Every panel at t ms: the bars grown up to t, the cursor at t, the step in the title, and each
+    module's box in the colour of what it did most in (t_prev, t], with its updates so far."""
+    for p in panels:
+        t0, events = p["t0"], p["events"]
+        for e, rect in p["bars"]:
+            width = min(max(t - (e.start - t0) * 1e3, 0.0), (e.end - e.start) * 1e3)
+            rect.set_width(width)
+            rect.set_visible(width > 0)
+        p["cursor"].set_xdata([t, t])
+        started = [e for e in events if (e.start - t0) * 1e3 <= t]
+        step = started[-1].step if started else events[0].step
+        p["ax"].set_title(f"{p['label']}: step {step}, {t:.1f} ms", loc="left", fontsize=10)
+        for m, (f_box, aux_box, text) in p["boxes"].items():
+            mine = [e for e in events if e.module == m]
+            main = _active([e for e in mine if e.kind not in AUX_KINDS], t0, t_prev, t)
+            f_box.set_facecolor(KIND_COLOURS.get(main.kind, "0.5") if main else "white")
+            n_updates = sum(1 for e in mine if e.kind == "update" and (e.end - t0) * 1e3 <= t)
+            text.set_text(f"module {m + 1 if isinstance(m, (int, np.integer)) else m}\n"
+                          f"{n_updates} update{'s' if n_updates != 1 else ''}")
+            text.set_color("white" if main else "black")
+            if aux_box is not None:
+                aux = _active([e for e in mine if e.kind in AUX_KINDS], t0, t_prev, t)
+                aux_box.set_facecolor(KIND_COLOURS.get(aux.kind, "0.5") if aux else "white")

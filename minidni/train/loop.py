@@ -4,6 +4,7 @@ import time
 import numpy as np
 
 from ..backend import to_device, to_numpy
+from ..data import batches
 from ..errors import UserError
 from .guard import DivergenceGuard, check_parameters
 
@@ -24,7 +25,8 @@ def evaluate(model, x, y, batch_size=500):
     return int(to_numpy(correct)) / len(x)
 
 
-def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=None):
+def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=None, stop=None,
+        eval_every_epoch=True):
     """Train `trainer` (Backprop, DNI, ...) on `data` for `epochs`; return the history.
 
     history: [{"epoch", "step", "train_loss", "test_accuracy", "seconds"}], seconds since start,
@@ -32,14 +34,16 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
     The data set moves to the device once; each step's loss stays there until the guard
     reads a batch of them (every guard.EVERY steps and at each epoch's end).
     `progress` wraps the batch iterator (e.g. a tqdm factory); `on_epoch(record)` is
-    called after each epoch. A loss that is not finite or climbs far above its first
+    called after each record. `stop()`, asked after each epoch, ends training there when it
+    returns True (with a `progress` that ends an epoch early: a step or time limit).
+    eval_every_epoch=False evaluates and records the last epoch only (its train_loss then
+    the mean over every step). A loss that is not finite or climbs far above its first
     value, or a parameter that is not finite at an epoch's end, stops training with
     DivergenceError naming the step (minidni.train.guard).
     """
-    from ..data import batches
     rng = rng if rng is not None else np.random.default_rng(0)
     model, history, start = trainer.model, [], time.perf_counter()
-    guard = DivergenceGuard()
+    guard, losses = DivergenceGuard(), []
     x_train, y_train = to_device(data.x_train), to_device(data.y_train)
     x_test, y_test = to_device(data.x_test), to_device(data.y_test)
     valid = None if data.x_valid is None else (to_device(data.x_valid), to_device(data.y_valid))
@@ -52,10 +56,14 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
             with np.errstate(over="ignore", invalid="ignore"):     # a blow-up is reported by the guard, by step
                 loss = trainer.step(xb, yb)
             guard.add(trainer.t, loss)                  # trainer.t counts this step only after step()
-        losses = guard.take()
-        if not losses:
+        epoch_losses = guard.take()
+        if not epoch_losses:
             raise UserError(f"no training batch in epoch {epoch}: {len(data.x_train)} samples, batch size {batch_size}")
+        losses += epoch_losses
         check_parameters(model, trainer.t)
+        last = epoch == epochs or (stop is not None and stop())
+        if not (eval_every_epoch or last):
+            continue
         if hasattr(trainer, "prepare_evaluation"):            # complete unlock: statistics of the real chain
             trainer.prepare_evaluation(x_train)
         record = {"epoch": epoch, "step": trainer.t, "train_loss": float(np.mean(losses)),
@@ -64,6 +72,9 @@ def fit(trainer, data, epochs, batch_size=64, rng=None, progress=None, on_epoch=
         if valid is not None:
             record["valid_accuracy"] = evaluate(model, *valid)
         history.append(record)
+        losses = []
         if on_epoch is not None:
             on_epoch(record)
+        if last:
+            break
     return history

@@ -60,6 +60,8 @@ class Network(Composite):
         return {name: head.forward(h.reshape(T * N, H)).reshape(T, N, -1) for name, head in self.heads.items()}, state_T
 
     def backward(self, d_outputs, d_state=None):
+        """d_outputs: {head name: (T, N, n_out)}, d_state: the gradient at the final state (or None)
+        -> (dx: (T, N, D), d_state_0), through every head and the LSTM."""
         dh = None
         for name, d in d_outputs.items():
             T, N, n = d.shape
@@ -80,10 +82,10 @@ class TwoNetworks:
         self.A = Network(n_in, hidden_a, {"cls": n_classes, "message": message}, rng)
         self.B = Network(message, hidden_b, {"count": n_counts}, rng)
         self.opt_a, self.opt_b = make_optimizer(optimizer, self.A, lr), make_optimizer(optimizer, self.B, lr)
-        self.M_A = self.M_B = None
+        self.M = {}                                  # {"A": M_A, "B": M_B}, DNI only
         if method == "dni":
-            self.M_A = Regressor(make_synthetic_model("linear", (self.A.state_size,), rng=rng), "adam", sg_lr)
-            self.M_B = Regressor(make_synthetic_model("linear", (self.B.state_size,), rng=rng), "adam", sg_lr)
+            self.M = {net: Regressor(make_synthetic_model("linear", (getattr(self, net).state_size,), rng=rng),
+                                     "adam", sg_lr) for net in ("A", "B")}
         self.loss_a, self.loss_b = SequenceCrossEntropy(), SequenceCrossEntropy()
         self.trace = trace if trace is not None else Trace()
         self.t = 0                   # ticks trained
@@ -140,7 +142,7 @@ class TwoNetworks:
                 out_b, end_b = self.B.forward(out_a["message"][-1:], state_b)
                 loss_b = self.loss_b.forward(out_b["count"], y_tick[j:j + 1])
             g_a = g_b = None                                        # truncated: no future beyond the tick
-            if j < J - 1 and (self.M_A is not None or self.future is not None):
+            if j < J - 1 and (self.M or self.future is not None):
                 with trace.event("B", "sg_predict", self.t):
                     g_a, g_b = self.predict_future(j, end_a, end_b)
             with trace.event("B", "backward", self.t):
@@ -153,12 +155,12 @@ class TwoNetworks:
                 self.opt_a.step()
             with trace.event("B", "update", self.t):
                 self.opt_b.step()
-            if j > 0 and self.M_A is not None:                      # bootstrapped targets at this tick's start
+            if j > 0 and self.M:                      # bootstrapped targets at this tick's start
                 with trace.event("B", "sg_update", self.t):
-                    self.M_A.predict(join_state(state_a))
-                    self.M_A.fit(n * join_state(d_start_a))
-                    self.M_B.predict(join_state(state_b))
-                    self.M_B.fit(n * join_state(d_start_b))
+                    self.M["A"].predict(join_state(state_a))
+                    self.M["A"].fit(n * join_state(d_start_a))
+                    self.M["B"].predict(join_state(state_b))
+                    self.M["B"].fit(n * join_state(d_start_b))
             state_a, state_b = end_a, end_b                          # values only: the cut
             total = total + loss_a + loss_b
         return total
@@ -168,7 +170,7 @@ class TwoNetworks:
         if self.future is not None:
             g_a, g_b = self.future(j, end_a, end_b)
         else:
-            g_a, g_b = self.M_A.predict(join_state(end_a)), self.M_B.predict(join_state(end_b))
+            g_a, g_b = self.M["A"].predict(join_state(end_a)), self.M["B"].predict(join_state(end_b))
         n = g_a.shape[0]
         return (split_state(self.sg_scale * g_a / n, len(end_a)), split_state(self.sg_scale * g_b / n, len(end_b)))
 

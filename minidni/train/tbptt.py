@@ -65,6 +65,8 @@ class SequenceCrossEntropy:
     """
 
     def forward(self, logits, targets, mask=None):
+        """logits: (T, N, V), targets: (T, N) or (T, N, K), mask: (T, N) or None -> the loss (0-d):
+        the summed cross-entropy of the scored steps / N."""
         xp = array_module(logits)
         T, N, V = logits.shape
         K = targets.shape[2] if targets.ndim == 3 else 1
@@ -81,6 +83,7 @@ class SequenceCrossEntropy:
         return self.nats / N
 
     def backward(self):
+        """dlogits: (T, N, V) = mask (softmax - onehot) / N."""
         xp = array_module(self.log_p)
         T, N, V = self.shape
         d = xp.exp(self.log_p)
@@ -144,6 +147,8 @@ class TBPTT:
         last=True: the sequence ends with this window, so no future gradient exists and
         none is predicted. Returns (loss, state at the window's end). The returned state
         is the next window's start: values only, no gradient flows back through it.
+        The steps are §3.1's (the module's docstring); the options that are not the paper's
+        act inside the helpers named below, each a no-op at its default.
         """
         self.t += 1
         t, trace, model, n = self.t, self.trace, self.model, tokens.shape[1]
@@ -156,8 +161,7 @@ class TBPTT:
         g_hat = None                                                  # no synthetic gradient: truncation
         if self.M is not None and not last:
             with trace.event(0, "sg_predict", t):
-                predict = self.M_slow.forward if self.M_slow is not None else self.M.predict
-                g_hat = predict(self.m_input(h_tT))                        # ~ d(future losses) / dh_{t+T}, per sequence
+                g_hat = self._M_or_average(self.m_input(h_tT))        # ~ d(future losses) / dh_{t+T}, per sequence
 
         dh_aux = None
         if self.aux is not None and g_hat is not None:
@@ -169,8 +173,7 @@ class TBPTT:
             delta_t = model.backward(self.loss_fn.backward(), d_future, dh_aux)   # reaches h_t
 
         with trace.event(0, "update", t):
-            if self.clip:
-                clip_grad_norm(model, self.clip)                      # embedding, core, readout: g_hat's part too
+            self._clip_gradients()
             self.optimizer.step()
             if dh_aux is not None:
                 self.aux_optimizer.step()
@@ -178,17 +181,33 @@ class TBPTT:
         if self.M is not None:
             with trace.event(0, "sg_update", t):
                 self.M.predict(self.m_input(h_t))                    # M at the window's START state ...
-                target = n * join_state(delta_t)
-                if self.target_clip:                                   # each sequence's target to norm <= target_clip
-                    xp = array_module(target)
-                    norm = xp.linalg.norm(target, axis=1, keepdims=True)
-                    target = target * xp.minimum(1.0, self.target_clip / (norm + 1e-12))
-                self.sg_loss = self.M.fit(target)                    # ... fitted to what arrived there
-                if self.M_slow is not None:
-                    for k, p in self.M_slow.params.items():            # slow <- a slow + (1 - a) M
-                        p *= self.m_average
-                        p += (1 - self.m_average) * self.M.model.params[k]
+                self.sg_loss = self.M.fit(self._clipped(n * join_state(delta_t)))  # ... fitted to what arrived there
+                self._update_average()
         return loss, h_tT
+
+    def _M_or_average(self, m_in):
+        """Not the paper's with m_average > 0: g_hat from M's moving average (a target network), else from M."""
+        return self.M_slow.forward(m_in) if self.M_slow is not None else self.M.predict(m_in)
+
+    def _clip_gradients(self):
+        """Not the paper's: with clip > 0, the model's gradient (g_hat's part too; not M's) to global norm <= clip."""
+        if self.clip:
+            clip_grad_norm(self.model, self.clip)
+
+    def _clipped(self, target):
+        """Not the paper's: with target_clip > 0, each sequence's target for M, (N, S), to norm <= target_clip."""
+        if not self.target_clip:
+            return target
+        xp = array_module(target)
+        norm = xp.linalg.norm(target, axis=1, keepdims=True)
+        return target * xp.minimum(1.0, self.target_clip / (norm + 1e-12))
+
+    def _update_average(self):
+        """Not the paper's: with m_average = a > 0, after M's fit move its average: slow <- a slow + (1 - a) M."""
+        if self.M_slow is not None:
+            for k, p in self.M_slow.params.items():
+                p *= self.m_average
+                p += (1 - self.m_average) * self.M.model.params[k]
 
     def m_input(self, state):
         """What M reads of a state: join_state(state), or with sg_input="bounded" the LSTM's

@@ -1,19 +1,20 @@
-"""Reference solutions of the exercises that minidni.exercises checks.
+"""Reference solutions of the exercises that minidni.course.checker checks.
 
-`show_solution(name)` prints one of these. Each is the library's own arithmetic written
-out in one function: linear_backward and relu_backward are Linear's and ReLU's backward,
-softmax_cross_entropy_backward is SoftmaxCrossEntropy's, backprop_schedule the order in
-which Backprop.step runs (as its trace records it), update_wait what waiting_intervals
-measures, m_loss_and_grad MSE's (what Regressor.fit minimises), cosine what
-gradient_agreement reports, and dni_step is DNI.step without its options (cDNI, update
-probability, synthetic inputs, the trace), so it leaves a trainer exactly as DNI.step does.
-cdni_prediction is a linear conditional SyntheticModel, input_model_grads what fitting a
-synthetic-input model I computes, stochastic_schedule the trace of DNI.step with
-update_prob, window_bounds the windows of TBPTT.sequence, stable_softmax what
-SoftmaxCrossEntropy exponentiates, relative_error gradcheck.rel_error, tick_targets
-DigitStreams' targets (tests/test_exercises.py checks each against the library);
-window_backward is checked by finite differences, choose_on_validation and
-constant_guess_error are the experiments' reasoning written out.
+They sit alone in this module so that a student release can withhold them (the checker,
+the hints and update_wait's inputs still call them). `show_solution(name)` prints one of
+these. Each is the library's own arithmetic written out in one function: linear_backward
+and relu_backward are Linear's and ReLU's backward, softmax_cross_entropy_backward is
+SoftmaxCrossEntropy's, backprop_schedule the order in which Backprop.step runs (as its
+trace records it), update_wait what waiting_intervals measures, m_loss_and_grad MSE's
+(what Regressor.fit minimises), cosine what gradient_agreement reports, and dni_step is
+DNI.step without its options (cDNI, update probability, complete unlock, the trace), so it
+leaves a trainer exactly as DNI.step does. cdni_prediction is a linear conditional
+SyntheticModel, input_model_grads what fitting a synthetic-input model I computes,
+stochastic_schedule the trace of DNI.step with update_prob, window_bounds the windows of
+TBPTT.sequence, stable_softmax what SoftmaxCrossEntropy exponentiates, relative_error
+gradcheck.rel_error, tick_targets DigitStreams' targets (tests/test_exercises.py checks each
+against the library); window_backward is checked by finite differences,
+choose_on_validation and constant_guess_error are the experiments' reasoning written out.
 
 By notebook: 01 relu_backward, softmax_cross_entropy_backward; 02 backprop_schedule,
 update_wait; 03 m_loss_and_grad, cosine; 04 cdni_prediction, choose_on_validation;
@@ -77,10 +78,10 @@ def update_wait(events, module):
 
 
 def sg_target(x, W, b, g_hat):
-    """The regression target of the M below module i, when module i is h = relu(x W + b) and
-    updates with g_hat, its own M's prediction.
+    """The regression target of M_i, which sits on f_i's input x = h_{i-1}, when f_i is
+    h_i = relu(x W + b) and updates with g_hat = g_hat_i, the prediction of M_{i+1}.
 
-    The target is what module i's backward sends down when it backpropagates its own
+    The target is what f_i's backward sends down when it backpropagates its own
     synthetic gradient (the bootstrapped target, paper §2).
     x: (N, D_in), W: (D_in, D_out), b: (D_out,), g_hat: (N, D_out) -> d_in: (N, D_in).
     """
@@ -111,20 +112,23 @@ def cosine(a, b):
 
 
 def dni_step(trainer, x, y):
-    """One decoupled step of `trainer` (a DNI) on x: (N, ...), y: (N,). Returns the loss at the top."""
+    """One decoupled step of `trainer` (a DNI) on x: (N, ...), y: (N,). Returns the loss at the top.
+
+    f_i is trainer.modules[i - 1] and trainer.M[i + 1] is M_{i+1}, which sits on h_i.
+    """
     L = len(trainer.modules)
-    h = x
-    for i, f in enumerate(trainer.modules):
+    h = x                                                # h_0
+    for i, f in enumerate(trainer.modules, start=1):     # f = f_i
         h = f.forward(h)                                 # h_i = f_i(h_{i-1})
-        if i < L - 1:
-            delta = trainer.sgs[i].predict(h)            # g_hat_i = M_i(h_i), at once
+        if i < L:
+            g_hat = trainer.M[i + 1].predict(h)          # g_hat_i = M_{i+1}(h_i), at once
+            d_in = f.backward(g_hat)
         else:
             loss = trainer.loss_fn.forward(h, y)
-            delta = trainer.loss_fn.backward()           # the true gradient, at the top only
-        d_in = f.backward(delta)
-        trainer.optimizers[i].step()                     # update now: no update lock
-        if i > 0:
-            trainer.sgs[i - 1].fit(d_in)                 # the bootstrapped target for the M below
+            d_in = f.backward(trainer.loss_fn.backward())    # delta_L = dL/dh_L: the true gradient, at the top only
+        trainer.optimizers[i - 1].step()                 # update now: no update lock
+        if i > 1:
+            trainer.M[i].fit(d_in)                       # M_i, on h_{i-1}: the bootstrapped target
     return loss
 
 
@@ -165,10 +169,11 @@ def stochastic_schedule(L, updates):
     """The (module, kind) events of one DNI.step on L modules whose coins came up `updates`
     (a bool per module: True = it updates on this step), in the order they run.
 
-    Every module runs forward (the modules above need its output) and, below the top,
-    predicts its synthetic gradient; only a module that updates runs backward, updates,
-    and then hands the M below it, sgs[i - 1], its bootstrapped target (recorded as module
-    i - 1's sg_update).
+    Modules are numbered from 0, as the trace numbers them: module i is f_{i+1}. Every module
+    runs forward (the modules above need its output) and, below the top, predicts its
+    synthetic gradient; only a module that updates runs backward, updates, and then fits
+    trainer.M[i + 1], the M on its input h_i, to its bootstrapped target (recorded as module
+    i - 1's sg_update: M[i + 1] reads module i - 1's output).
     """
     events = []
     for i in range(L):
@@ -178,7 +183,7 @@ def stochastic_schedule(L, updates):
         if updates[i]:
             events += [(i, "backward"), (i, "update")]
             if i > 0:
-                events.append((i - 1, "sg_update"))    # its backward made sgs[i - 1]'s target
+                events.append((i - 1, "sg_update"))    # its backward made M[i + 1]'s target
     return events
 
 
@@ -204,13 +209,13 @@ def window_backward(w, h0, x, y, g_hat):
     h = [h0]
     for t in range(T):
         h.append(w * h[-1] + x[t])                  # h[t + 1] = h_{t+1}
-    delta = g_hat                                   # dL/dh_T from beyond the window: the synthetic gradient
+    dh = g_hat                                      # dL/dh_T from beyond the window: the synthetic gradient
     dw = 0.0
     for t in reversed(range(1, T + 1)):
-        delta = delta + (h[t] - y[t - 1])           # + the loss at step t
-        dw = dw + (delta * h[t - 1]).sum()          # h_t = w h_{t-1} + x_t
-        delta = w * delta                           # now dL/dh_{t-1}
-    return dw, delta
+        dh = dh + (h[t] - y[t - 1])                 # + the loss at step t: now dL/dh_t
+        dw = dw + (dh * h[t - 1]).sum()             # h_t = w h_{t-1} + x_t
+        dh = w * dh                                 # now dL/dh_{t-1}
+    return dw, dh
 
 
 def stable_softmax(z):

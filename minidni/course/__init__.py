@@ -1,0 +1,22 @@
+"""Courseware for the tutorials: you write a function, `check` compares it with the reference.
+
+In a notebook:
+
+    from minidni.course import check, show_solution
+
+    def linear_backward(x, W, dy):
+        raise NotImplementedError                         # your code here
+    linear_backward = check("linear_backward", linear_backward)
+    show_solution("linear_backward")                      # prints the reference solution
+
+| module    | holds                                                                  |
+|-----------|------------------------------------------------------------------------|
+| exercises | each exercise's outputs and the inputs it is checked on                |
+| hints     | the wrong answers common mistakes give, and what to tell the reader    |
+| solutions | the reference answers (show_solution prints them), kept apart         |
+| checker   | check(), show_solution(), ExerciseError, the comparisons, CHECKS       |
+
+The checker computes each expected output by running the reference solution on the
+same inputs, so it needs minidni.course.solutions.
+"""
+from .checker import CHECKS, ExerciseError, check, show_solution

@@ -1,0 +1,283 @@
+"""The checker: check(name, fn), show_solution(name), and the comparisons behind them.
+
+`check(name, fn)` runs `fn` on the inputs of exercise `name` (minidni.course.exercises:
+small random float64 arrays, integer labels where it takes labels, made-up steps of a
+trace for update_wait) and compares what it returns with what the reference solution
+(minidni.course.solutions) returns on the same inputs. It returns the function the rest
+of the notebook should use: yours when it agrees ("correct: ..."), the reference while
+yours raises NotImplementedError (not attempted yet, so the notebook still runs top to
+bottom). When yours disagrees it raises ExerciseError naming the output that is wrong,
+its shape or how far it is off, and the likely mistake where a hint of
+minidni.course.hints explains it.
+
+dni_step is checked strictly: two DNI trainers built alike take the same batches, one
+with DNI.step and one with yours, and after every step each parameter of every module
+and every M must be equal bit for bit.
+"""
+import inspect
+import math
+
+import numpy as np
+
+from . import solutions
+from .exercises import ARRAY_EXERCISES, VALUE_EXERCISES, twin_trainers
+from .hints import ARRAY_HINTS, VALUE_HINTS, dni_step_cause
+from ..backend import get_dtype, set_dtype, to_device, to_numpy
+from ..gradcheck import rel_error
+
+TOLERANCE = 1e-10        # relative error that float64 rounding explains; more is a mistake
+
+
+class ExerciseError(AssertionError):
+    """A student's function disagrees with the reference; the message says where and how."""
+
+
+def check(name, fn):
+    """Check `fn` against exercise `name`; return yours if right, the reference if not attempted.
+
+    Prints one line saying which. A wrong answer raises ExerciseError with what is wrong.
+    """
+    run = CHECKS[_known(name)]
+    old = get_dtype()
+    set_dtype("float64")               # rounding then cannot hide a mistake
+    try:
+        passed = run(fn)
+    except NotImplementedError:
+        print(f"not attempted: using the reference solution for {name}; show_solution({name!r}) prints it")
+        return getattr(solutions, name)
+    finally:
+        set_dtype(old)
+    print(f"correct: {name}: {passed}")
+    return fn
+
+
+def show_solution(name):
+    """Print the source of exercise `name`'s reference solution."""
+    print(inspect.getsource(getattr(solutions, _known(name))))
+
+
+def _known(name):
+    if name not in CHECKS:
+        raise ValueError(f"unknown exercise {name!r}: choose {', '.join(CHECKS)}")
+    return name
+
+
+def _call(name, fn, args):
+    """fn(*args.values()); an error it raises is reported with the inputs' shapes (NotImplementedError passes)."""
+    try:
+        return fn(*args.values())
+    except (NotImplementedError, ExerciseError):
+        raise
+    except Exception as e:
+        raise ExerciseError(f"{name} raised {type(e).__name__}: {e} (on {_shapes(args)})") from e
+
+
+def _shapes(args):
+    """The arguments in brief: an array's shape, a number's value, a list's length."""
+    return ", ".join(f"{k} {tuple(v.shape)}" if hasattr(v, "shape") else
+                     f"{k} of length {len(v)}" if isinstance(v, (list, tuple)) else f"{k}={v!r}"
+                     for k, v in args.items())
+
+
+def _array_checker(name):
+    """The check of an exercise of ARRAY_EXERCISES: each output's type, shape, dtype, then values."""
+    outputs, cases = ARRAY_EXERCISES[name]
+    hints = ARRAY_HINTS[name]
+
+    def run(fn):
+        """Check `fn` against the reference on every case: a one-line summary, or raise ExerciseError."""
+        rng = np.random.default_rng(0)
+        for inputs in cases:
+            args = {k: s(rng) if callable(s) else rng.standard_normal(s) for k, s in inputs.items()}
+            want = _as_tuple(getattr(solutions, name)(*args.values()), outputs, name)
+            fresh = {k: v.copy() if hasattr(v, "copy") else v for k, v in args.items()}   # yours may change them
+            got = _as_tuple(_call(name, fn, fresh), outputs, name)
+            for key, a, b in zip(outputs, got, want):
+                problem = _array_difference(key, a, b, args, hints.get(key, ()))
+                if problem:
+                    raise ExerciseError(f"{name} on {_shapes(args)}: {problem}")
+        agree = "agrees" if len(outputs) == 1 else "agree"
+        return f"{', '.join(outputs)} {agree} with the reference on {len(cases)} random float64 case(s)"
+    return run
+
+
+def _as_tuple(value, outputs, name):
+    if len(outputs) == 1:
+        return (value,)
+    if not isinstance(value, (tuple, list)) or len(value) != len(outputs):
+        raise ExerciseError(f"{name} returned {type(value).__name__} {_brief(value)}; "
+                            f"expected the {len(outputs)} arrays ({', '.join(outputs)})")
+    return tuple(value)
+
+
+def _brief(value):
+    return f"of length {len(value)}" if isinstance(value, (tuple, list)) else repr(value)[:40]
+
+
+def _what(value):
+    """`value` in brief with its type where the brief leaves it out: "list of length 3", "None", "0.5"."""
+    return f"{type(value).__name__} {_brief(value)}" if isinstance(value, (tuple, list)) else _brief(value)
+
+
+def _array_difference(key, got, want, args, hints):
+    """What is wrong with output `key`, or None when it equals `want` up to TOLERANCE."""
+    if isinstance(got, float):
+        got = np.float64(got)              # a number computed with math or float()
+    if not hasattr(got, "shape"):
+        return f"{key} is {_brief(got)}, expected an array of shape {want.shape}"
+    if got.shape != want.shape:
+        return f"{key} has shape {tuple(got.shape)}, expected {want.shape}"
+    integers = np.issubdtype(got.dtype, np.integer) and np.issubdtype(want.dtype, np.integer)
+    if got.dtype != want.dtype and not integers:      # counts may come as int32 or int64 alike
+        return f"{key} has dtype {got.dtype}, expected {want.dtype}" + (
+            " (integers: e.g. .astype(np.int64))" if np.issubdtype(want.dtype, np.integer) else "")
+    finite = np.isfinite(to_numpy(got))
+    if finite.all():
+        error = rel_error(got, want)
+        if error <= TOLERANCE:
+            return None
+        problem = f"{key} differs from the reference by {error:.2g} (relative)"
+    else:
+        problem = f"{key} has {int((~finite).sum())} entries that are nan or inf, the reference none"
+    for formula, hint in hints:
+        try:
+            with np.errstate(all="ignore"):        # a hint's mistake may overflow, as yours did
+                wrong = formula(**args)
+        except ValueError:                 # the mistake cannot even be made at these shapes
+            continue
+        if np.shape(wrong) == got.shape and _same_array(got, wrong):
+            return f"{problem}; {hint}"
+    return problem
+
+
+def _same_array(a, b):
+    """a equals b up to TOLERANCE, with nan and inf where b has them."""
+    a, b = to_numpy(a).astype(np.float64), to_numpy(b).astype(np.float64)
+    if not np.array_equal(np.isfinite(a), np.isfinite(b)):
+        return False
+    finite = np.isfinite(a)
+    return (np.array_equal(a[~finite], b[~finite], equal_nan=True)
+            and rel_error(a[finite], b[finite]) <= TOLERANCE)
+
+
+def _value_checker(name):
+    """The check of an exercise of VALUE_EXERCISES: a list must be equal, a number close."""
+    cases, hints = VALUE_EXERCISES[name], VALUE_HINTS[name]
+
+    def run(fn):
+        """Check `fn` against the reference on every case: a one-line summary, or raise ExerciseError."""
+        all_args = cases(np.random.default_rng(0))
+        for args in all_args:
+            want = getattr(solutions, name)(**args)
+            got = _call(name, fn, args)
+            problem = _value_difference(got, want)
+            if problem:
+                hint = next((h for wrong, h in hints if _same_value(got, _hint_value(wrong, args))), None)
+                raise ExerciseError(f"{name} on {_shapes(args)}: {problem}" + (f"; {hint}" if hint else ""))
+        return f"agrees with the reference on {len(all_args)} case(s)"
+    return run
+
+
+def _hint_value(wrong, args):
+    try:
+        with np.errstate(all="ignore"):
+            return wrong(**args)
+    except Exception:                  # the mistake cannot be made on these arguments
+        return None
+
+
+def _value_difference(got, want):
+    """What is wrong with `got`, or None when it equals `want` (a list) or is within TOLERANCE (a number)."""
+    if isinstance(want, list):
+        try:
+            pairs = None if isinstance(got, str) else [tuple(entry) for entry in got]
+        except TypeError:
+            pairs = None
+        if pairs is None:
+            what = "pairs" if len(want[0]) == 2 else "entries"
+            return f"returned {_what(got)}; expected a list of {len(want)} {what} like {want[0]!r}"
+        got = pairs
+        if got == want:
+            return None
+        k = next((k for k, (a, b) in enumerate(zip(got, want)) if a != b), None)
+        if k is None:
+            return f"returned {len(got)} entries, the reference {len(want)}"
+        return f"entry {k + 1}, {got[k]!r}, is wrong" + (f" (the {k} before it are right)" if k else "")
+    try:
+        number = float(got)
+    except (TypeError, ValueError):
+        return f"returned {_what(got)}; expected a number"
+    if math.isnan(number):
+        return "returned nan, expected a number"
+    error = abs(number - want) / abs(want) if want else abs(number)
+    if error <= TOLERANCE:
+        return None
+    return f"returned {number:.4g}, which differs from the reference by {error:.2g} (relative)"
+
+
+def _same_value(got, wrong):
+    try:
+        both_nan = math.isnan(float(got)) and math.isnan(float(wrong))
+    except (TypeError, ValueError):
+        both_nan = False
+    return wrong is not None and (both_nan or _value_difference(got, wrong) is None)
+
+
+def _parameters(trainer):
+    """{("modules", i, name) or ("M", i, name): a host copy} of every parameter of the modules (i: the
+    list position) and the M's (i: the paper's index, as trainer.M's keys)."""
+    groups = {"modules": dict(enumerate(trainer.modules)), "M": {i: M.model for i, M in trainer.M.items()}}
+    return {(g, i, k): to_numpy(p).copy() for g, ms in groups.items() for i, m in ms.items()
+            for k, p in m.params.items()}
+
+
+def _refuse_step(x, y):
+    raise ExerciseError("dni_step called trainer.step, the library's step: write the step from the trainer's parts")
+
+
+def _check_dni_step(fn, steps=3):
+    """Run DNI.step on one trainer and `fn` on its twin, batch by batch; compare every parameter exactly.
+
+    Three steps: M starts at zero, so the true gradient at the top needs one step per M
+    to reach, through the bootstrapped targets, the first module.
+    """
+    reference, twin = twin_trainers()
+    twin.step = _refuse_step
+    rng = np.random.default_rng(0)
+    for t in range(1, steps + 1):
+        x, y = to_device(rng.standard_normal((8, 6))), to_device(rng.integers(0, 3, 8))
+        before = _parameters(twin)
+        loss = reference.step(x, y)
+        got = _call("dni_step", fn, {"trainer": twin, "x": x, "y": y})
+        problem = _parameter_difference(_parameters(reference), _parameters(twin), before, len(twin.modules))
+        if problem:
+            raise ExerciseError(f"dni_step, step {t}: the parameters differ from DNI.step's at {problem}")
+        if not _same_number(got, loss):
+            raise ExerciseError(f"dni_step, step {t}: returned {_brief(got)}; DNI.step returns the loss at the top, "
+                                f"{float(loss)!r} (what trainer.loss_fn.forward returns)")
+    return (f"every parameter of the {len(twin.modules)} modules and {len(twin.M)} M's equals DNI.step's, "
+            f"bit for bit, after each of {steps} steps")
+
+
+def _same_number(a, b):
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _parameter_difference(want, got, before, L):
+    """Where `got` first differs from `want`, by how much, and the likely cause; None if equal."""
+    wrong = [k for k in want if not np.array_equal(got[k], want[k])]
+    if not wrong:
+        return None
+    group, index, name = first = wrong[0]
+    where = f"{group}[{index}] {name}: max |diff| {np.abs(got[first] - want[first]).max():.1e}"
+    if len(wrong) > 1:
+        where += f" (and {len(wrong) - 1} more)"
+    return f"{where}; {dni_step_cause(group, index, L, np.array_equal(got[first], before[first]))}"
+
+
+# Every exercise: name -> run(fn), which raises ExerciseError or returns what it found right.
+CHECKS = {**{name: _array_checker(name) for name in ARRAY_EXERCISES},
+          **{name: _value_checker(name) for name in VALUE_EXERCISES}, "dni_step": _check_dni_step}
