@@ -11,6 +11,8 @@ logging, plotting) with `to_device` and `to_numpy`.
 The backend is NumPy unless `set_backend("cupy")` is called or the environment
 variable MINIDNI_BACKEND=cupy is set. The default float dtype is float32;
 `set_dtype("float64")` or MINIDNI_DTYPE=float64 changes it (gradient checks do).
+A variable that names no backend or dtype is a BackendError at first use, not at
+import: `python -m minidni --help` still works, and a command says so in one line.
 """
 import os
 
@@ -92,16 +94,29 @@ def array_module(*arrays):
 
 def set_dtype(dtype):
     """Set the default float dtype for new parameters and data: float32 or float64."""
-    global _dtype
-    dtype = numpy.dtype(dtype)
+    global _dtype, _bad_dtype
+    try:
+        dtype = numpy.dtype(dtype)
+    except TypeError:
+        raise BackendError(f"default dtype must be float32 or float64, not {dtype!r}") from None
     if dtype not in (numpy.float32, numpy.float64):
         raise BackendError(f"default dtype must be float32 or float64, not {dtype}")
-    _dtype = dtype
+    _dtype, _bad_dtype = dtype, None
 
 
 def get_dtype():
     """The default float dtype (numpy.float32 unless changed)."""
+    if _bad_dtype is not None:          # MINIDNI_DTYPE named no dtype, and none was set since
+        raise _bad_dtype
     return _dtype
+
+
+def device_free_bytes():
+    """The memory of the current GPU a run can still take, in bytes, on the cupy backend (None on
+    NumPy): what the device has free, and what CuPy's pool holds from arrays already freed."""
+    if _name != "cupy" or _cupy is None:
+        return None
+    return _cupy.cuda.runtime.memGetInfo()[0] + _cupy.get_default_memory_pool().free_bytes()
 
 
 def to_device(a, dtype=None):
@@ -128,5 +143,9 @@ if os.environ.get("MINIDNI_BACKEND"):
         set_backend(os.environ["MINIDNI_BACKEND"])
     except BackendError as e:   # importing minidni (and `--help`) still works; computing does not
         _name, _unavailable = "cupy", BackendError(f"MINIDNI_BACKEND={os.environ['MINIDNI_BACKEND']}: {e}")
+_bad_dtype = None      # why MINIDNI_DTYPE's choice failed: raised at first use, not at import
 if os.environ.get("MINIDNI_DTYPE"):
-    set_dtype(os.environ["MINIDNI_DTYPE"])
+    try:
+        set_dtype(os.environ["MINIDNI_DTYPE"])
+    except BackendError as e:
+        _bad_dtype = BackendError(f"MINIDNI_DTYPE={os.environ['MINIDNI_DTYPE']}: {e}")

@@ -7,12 +7,21 @@
 An `option` is an ordinary dataclass field; its metadata (help text, choices, how many
 values, a flag name) is what the command line reads to offer it, so each option's
 default and help are written once. The checks below raise UserError naming the option
-as the command line spells it (`--batch-size`) and the value it got.
+as the command line spells it (`--batch-size`) and the value it got; `check_types`, the
+first check of every config, holds each field to its annotation.
 """
 import dataclasses
 import math
+import os
+import typing
+
+import numpy as np
 
 from .errors import UserError
+
+# What check_types asks of each annotated type, as its messages say it.
+_KINDS = {int: "an integer", float: "a number", str: "a string", bool: "True or False", dict: "a dict",
+          list: "a list"}
 
 
 def option(default, help, *, choices=None, many=False, type=None, flag=None, default_text=None, cli=True):
@@ -49,6 +58,64 @@ def check_choices(config):
         for v in value if f.metadata.get("many") else [value]:
             if v not in choices:
                 raise UserError(f"{flag_of(f)} {v!r} is not one of {', '.join(map(str, choices))}")
+
+
+def check_types(config):
+    """Every field holds what its annotation says; else UserError naming the option and the value.
+
+    int: an int, not a bool and not a float (2.0 neither: an integer option takes an integer);
+    float: a number, an int too but not a bool (nan and inf are left to each float option's
+    range check, check_positive or its own, whose message gives the range); str, bool, dict:
+    one; list (or many=True): a list or tuple whose values are the option's `type`, else its
+    choices' or its default's values' type. None only where the annotation is Optional.
+    A NumPy scalar counts as the Python value it holds and is stored as that value (and a
+    path as its str), so a result's "config" stays JSON. Choices are check_choices' business.
+    """
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        kind, optional = _unwrap(hints[f.name])
+        value = getattr(config, f.name)
+        if value is None:
+            if not optional:
+                raise UserError(f"{flag_of(f)} takes {_KINDS.get(kind, 'a value')}, got None")
+        elif kind is list or f.metadata.get("many"):
+            if not isinstance(value, (list, tuple)):
+                raise UserError(f"{flag_of(f)} takes {_KINDS[list]}, got {value!r}")
+            element = _element_type(f)
+            if element in _KINDS:
+                setattr(config, f.name, type(value)(_checked(f, element, v) for v in value))
+        elif kind in _KINDS:
+            setattr(config, f.name, _checked(f, kind, value))
+
+
+def _unwrap(annotation):
+    """(the type, whether None is allowed) of an annotation: Optional[int] -> (int, True)."""
+    if typing.get_origin(annotation) is typing.Union:
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return (inner[0] if len(inner) == 1 else None), type(None) in typing.get_args(annotation)
+    return annotation, False
+
+
+def _element_type(field):
+    """The type of each value of a list option (None: not declared, values unchecked)."""
+    if field.metadata.get("type"):
+        return field.metadata["type"]
+    if field.metadata.get("choices"):
+        return type(field.metadata["choices"][0])
+    default = field.default_factory() if field.default is dataclasses.MISSING else field.default
+    return type(default[0]) if default else None
+
+
+def _checked(field, kind, value):
+    """`value` as a field of type `kind` holds it, or UserError naming the option and the value."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if kind is str and isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = {int: isinstance(value, int) and number, float: number}.get(kind)
+    if not (ok if ok is not None else isinstance(value, kind)):
+        raise UserError(f"{flag_of(field)} takes {_KINDS[kind]}, got {value!r}")
+    return value
 
 
 def check_at_least(config, low, *names):

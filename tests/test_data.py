@@ -341,13 +341,21 @@ def test_cifar10_loader_reads_the_archive_and_returns_what_was_written(cifar_fil
     assert load_dataset("cifar10", flat=True).x_test.shape == (3, 3072)
 
 
-def test_cifar10_loader_reads_an_extracted_folder_in_the_cache(cifar_files, offline_cache):
+def test_cifar10_loader_reads_an_extracted_folder_checked_against_the_archive(cifar_files, offline_cache,
+                                                                              monkeypatch):
+    cifar_files["test_batch.bin"] = _cifar_batch(np.random.default_rng(1), 2)      # every batch of one size
+    monkeypatch.setattr(cifar10, "BATCH_RECORDS", 2)
+    _write_cifar_archive(offline_cache, monkeypatch, cifar_files)
     folder = offline_cache / "cifar10" / "cifar-10-batches-bin"
     folder.mkdir(parents=True)
     for name, (data, _, _) in cifar_files.items():
         (folder / name).write_bytes(data)
     data = load_dataset("cifar10", flat=False)
     np.testing.assert_allclose(data.x_test, _expected_cifar(cifar_files["test_batch.bin"][1]), rtol=1e-5, atol=1e-5)
+    manifest = (folder / cifar10.MANIFEST).read_text()          # written from the archive, for the next time
+    assert f"{_sha256(cifar_files['data_batch_2.bin'][0])}  data_batch_2.bin\n" in manifest
+    (offline_cache / "cifar10" / cifar10.ARCHIVE).unlink()
+    np.testing.assert_array_equal(load_dataset("cifar10", flat=False).y_test, data.y_test)
 
 
 def test_cifar10_file_not_a_whole_number_of_records_names_the_file(cifar_files, offline_cache, monkeypatch):

@@ -228,14 +228,15 @@ def test_a_hung_rank_is_named_by_its_neighbour_after_the_receive_timeout():
 
 @requires_mpi
 def test_a_rank_that_fails_its_checks_ends_the_job_even_when_the_others_pass(tmp_path):
-    """One rank's --json directory exists, the other's does not: before, the good rank hung in MPI's start."""
-    (tmp_path / "d0").mkdir()
+    """Rank 0 checks the outputs (its --json directory does not exist); rank 1's checks pass: rank 1 must not
+    hang in MPI's start waiting for it."""
+    (tmp_path / "d1").mkdir()
     command = mpiexec_command(2, [])[:3] + ["bash", "-c", f"exec {sys.executable} -m minidni parallel --layers 4 "
                                                           f"--hidden 64 --json {tmp_path}/d$PMI_RANK/r.json"]
     start = time.perf_counter()
     job = subprocess.run(command, env=rank_environment(), cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert job.returncode != 0
-    assert any("rank 1 of 2" in line and "does not exist" in line for line in one_line_error(job)), job.stderr
+    assert any("rank 0 of 2" in line and "does not exist" in line for line in one_line_error(job)), job.stderr
     assert time.perf_counter() - start < 30
 
 

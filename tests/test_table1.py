@@ -106,12 +106,28 @@ def test_gaps_take_the_better_m_for_dni_and_the_cnn_goals_for_the_cnn():
     means = {("3-layer FCN", "backprop"): 5.0, ("3-layer FCN", "dni"): 8.0, ("3-layer FCN", "dni-paper"): 6.5,
              ("3-layer FCN", "cdni"): 5.5, ("CNN", "backprop"): 3.0, ("CNN", "dni"): 7.0,
              ("CNN", "dni-paper"): 6.5, ("CNN", "cdni"): 4.0, ("4-layer FCN, complete unlock", "dni"): 9.0}
-    out = {"results": [{"row": row, "column": c, "test_error_at_best_valid": v + d}
-                       for (row, c), v in means.items() for d in (-0.5, 0.5)]}
+    out = {"dataset": "mnist5k", "results": [{"row": row, "column": c, "test_error_at_best_valid": v + d}
+                                             for (row, c), v in means.items() for d in (-0.5, 0.5)]}
     assert gaps(out) == [("3-layer FCN", "cdni", 0.5, 1.0), ("3-layer FCN", "dni", 1.5, 2.0),
                          ("CNN", "cdni", 1.0, 1.5), ("CNN", "dni", 3.5, 3.0)]
     assert "missed by 0.50" in gap_table(out).splitlines()[-1]
     assert gap_table(out).count("| met |") == 3
+
+
+def test_the_full_mnist_is_judged_by_its_own_goals_backprop_included():
+    """figures/mnist_goals.md: cDNI within 0.5 everywhere, DNI within 1 (3, 4 layers) or 2 (5, 6), no DNI goal
+    on the CNN, and backprop's 4-layer FCN at most 2.0 % test error."""
+    means = {("4-layer FCN", "backprop"): 2.2, ("4-layer FCN", "dni"): 3.0, ("4-layer FCN", "dni-paper"): 3.5,
+             ("4-layer FCN", "cdni"): 2.6, ("6-layer FCN", "backprop"): 2.0, ("6-layer FCN", "dni"): 3.9,
+             ("6-layer FCN", "dni-paper"): 4.5, ("6-layer FCN", "cdni"): 2.4, ("CNN", "backprop"): 1.0,
+             ("CNN", "dni"): 9.0, ("CNN", "dni-paper"): 9.0, ("CNN", "cdni"): 1.4}
+    out = {"dataset": "mnist", "results": [{"row": row, "column": c, "test_error_at_best_valid": v}
+                                           for (row, c), v in means.items()]}
+    found = {(row, method): (round(gap, 6), goal) for row, method, gap, goal in gaps(out)}
+    assert found == {("4-layer FCN", "cdni"): (0.4, 0.5), ("4-layer FCN", "dni"): (0.8, 1.0),
+                     ("6-layer FCN", "cdni"): (0.4, 0.5), ("6-layer FCN", "dni"): (1.9, 2.0),
+                     ("CNN", "cdni"): (0.4, 0.5)}
+    assert gap_table(out).splitlines()[-1].endswith("| 2.20 | ≤ 2 | missed by 0.20 |")
 
 
 def test_table1_config_refuses_bad_values():

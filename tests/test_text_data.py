@@ -1,5 +1,7 @@
 """Character corpora (embedded, PTB format, user files) and the Copy / Repeat-Copy tasks."""
 import hashlib
+import io
+import tarfile
 
 import numpy as np
 import pytest
@@ -18,9 +20,10 @@ PTB_LINES = {
 
 @pytest.fixture
 def ptb_dir(tmp_path, monkeypatch):
-    """A cache directory holding tiny ptb.char files in the canonical format."""
+    """A cache directory holding tiny ptb.char files in the canonical format, trusted unverified."""
     monkeypatch.setenv("MINIDNI_DATA", str(tmp_path))
     monkeypatch.setenv("MINIDNI_NO_DOWNLOAD", "1")
+    monkeypatch.setenv(text.TRUST_PTB, "1")
     directory = tmp_path / "ptb"
     directory.mkdir()
     for split, content in PTB_LINES.items():
@@ -71,14 +74,27 @@ def test_a_ptb_file_not_in_the_character_format_is_rejected_with_its_line(ptb_di
         text.load_corpus("ptb")
 
 
-def test_a_pinned_ptb_checksum_accepts_the_right_file_and_rejects_a_corrupt_one(ptb_dir, monkeypatch):
-    path = ptb_dir / "ptb.char.train.txt"
-    right = hashlib.sha256(path.read_bytes()).hexdigest()
-    monkeypatch.setitem(text.PTB_SHA256, "ptb.char.train.txt", right)
-    assert len(text.load_corpus("ptb").train) > 0
-    path.write_text(PTB_LINES["train"][:-10] + "\n")
-    with pytest.raises(DataFileError, match=f"has SHA-256 .*expected {right}"):
-        text.load_corpus("ptb")
+def write_ptb_archive(path, lines=PTB_LINES):
+    """simple-examples.tgz as Mikolov's archive lays it out, holding `lines` as the ptb.char files."""
+    with tarfile.open(path, "w:gz") as tar:
+        for split, content in lines.items():
+            data = content.encode()
+            info = tarfile.TarInfo(f"./{text.PTB_FOLDER}/{text.PTB_FILES[split]}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_the_ptb_archive_is_read_in_place_when_its_md5_is_the_published_one(ptb_dir, monkeypatch):
+    loose = text.load_corpus("ptb")
+    archive = ptb_dir / text.PTB_ARCHIVE
+    write_ptb_archive(archive)
+    monkeypatch.setattr(text, "PTB_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
+    for name in text.PTB_FILES.values():
+        (ptb_dir / name).unlink()
+    monkeypatch.delenv(text.TRUST_PTB)
+    read = text.load_corpus("ptb")
+    assert read.sha256 == loose.sha256 and read.symbols == loose.symbols
+    assert all(np.array_equal(getattr(read, p), getattr(loose, p)) for p in ("train", "valid", "test"))
 
 
 def test_a_user_utf8_file_loads_with_its_own_alphabet(tmp_path):

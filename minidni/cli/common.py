@@ -7,15 +7,19 @@ turns the parsed options back into the config.
 import argparse
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import sys
+import tempfile
 import typing
 
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from .. import backend
+from ..checkpoint import atomic_write
+from ..experiments.runlog import RunLog
 from ..errors import UserError
 from ..options import flag_of
 
@@ -129,18 +133,136 @@ def runtime(args):
         yield
 
 
-def check_writable(path, what):
-    """Fail before training, not after it, if `path` cannot be written."""
-    if path is None:
-        return
+def check_outputs(files=(), dirs=()):
+    """Refuse, before any training, an output that could not be written; then create the missing `dirs`.
+
+    files: (flag, path or None) pairs, the output files; dirs: (flag, path or None) pairs, the
+    output directories, created (with their parents) only once every output has passed.
+    A file needs a writable directory and must not be a directory or a special file
+    (/dev/full); every path must be non-empty, with names the file system takes, and no
+    two outputs may be the same file. A refusal is a UserError naming the flag, the path
+    and why, raised before anything is created.
+    """
+    files = [(flag, path) for flag, path in files if path is not None]
+    dirs = [(flag, path) for flag, path in dirs if path is not None]
+    seen = {}
+    for (flag, path), check in [(f, _check_file) for f in files] + [(d, _check_dir) for d in dirs]:
+        if path == "":
+            raise UserError(f"{flag}: the path is empty")
+        check(flag, path)
+        real = os.path.realpath(path)
+        if real in seen:
+            raise UserError(f"{flag} {path}: the same file as {seen[real]}")
+        seen[real] = f"{flag} {path}"
+    for flag, path in dirs:
+        os.makedirs(path, exist_ok=True)
+
+
+def _check_file(flag, path):
     directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UserError(f"{flag} {path}: is a directory; give a file name")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UserError(f"{flag} {path}: not a regular file")
     if not os.path.isdir(directory):
-        raise UserError(f"cannot write {what} {path}: directory {directory} does not exist")
+        raise UserError(f"{flag} {path}: directory {directory} does not exist")
+    _probe(flag, path, directory, None if os.path.exists(path) else path)
+
+
+def _check_dir(flag, path):
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{flag} {path}: not a directory")
+    parent, missing = os.path.abspath(path), []
+    while not os.path.exists(parent):                   # the nearest existing ancestor, where makedirs starts
+        parent, name = os.path.split(parent)
+        missing.append(name)
+    if not os.path.isdir(parent):
+        raise UserError(f"{flag} {path}: {parent} is not a directory")
+    too_long = [name for name in missing if len(os.fsencode(name)) > os.pathconf(parent, "PC_NAME_MAX")]
+    if too_long:
+        raise UserError(f"{flag} {path}: a name is too long for the file system ({len(too_long[0])} characters)")
+    _probe(flag, path, parent)
+
+
+def _probe(flag, path, directory, new_file=None):
+    """Create and remove a file in `directory` (`new_file` itself, if given: its name is checked too).
+
+    os.access alone says yes to root and on some read-only mounts; only a write tells.
+    """
+    try:
+        if not os.access(directory, os.W_OK):
+            raise PermissionError(errno.EACCES, "no permission to write")
+        if new_file is not None:
+            os.close(os.open(new_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+            os.unlink(new_file)
+        else:
+            fd, probe = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as e:
+        raise UserError(f"{flag} {path}: cannot write in {directory} ({e.strerror or e})") from None
 
 
 def write_json(path, value):
+    """Write `value` as JSON to `path` atomically (write_text)."""
+    write_text(path, json.dumps(value, indent=2))
+
+
+def write_text(path, text):
+    """Write `text` to `path` atomically: a temporary file in the same directory, synced, then renamed
+    over `path`, so a failed write never leaves half a file over a good one.
+
+    If the write fails all the same, `text` goes to a fallback file (fallback_file) and
+    UserError says where: the result is never lost.
+    """
+    try:
+        atomic_write(path, lambda f: f.write(text), "w")
+    except OSError as e:
+        kept = fallback_file(lambda name: _write_plain(name, text), os.path.splitext(path)[1])
+        raise UserError(f"cannot write {path} ({e.strerror or e}); the result was kept in {kept}") from None
+
+
+def _write_plain(path, text):
     with open(path, "w") as f:
-        json.dump(value, f, indent=2)
+        f.write(text)
+
+
+def fallback_file(write, suffix=".json"):
+    """A new file minidni-result-*`suffix` in the system's temporary directory, filled by write(path): where
+    a result goes when its own path cannot take it. Returns its path."""
+    fd, path = tempfile.mkstemp(prefix="minidni-result-", suffix=suffix)
+    os.close(fd)
+    write(path)
+    return path
+
+
+def write_all(*writes):
+    """Call every one of `writes` (each writes one output), even after one has failed: a failed write
+    has kept its result in a fallback file, and the UserErrors that say where are joined in one."""
+    failed = []
+    for write in writes:
+        try:
+            write()
+        except UserError as e:
+            failed.append(str(e))
+    if failed:
+        raise UserError("; ".join(failed))
+
+
+def keep_interrupted(json_path, value, reached, saved=None):
+    """After Ctrl-C in a single run: write the run so far (`value`) to `json_path`, else to a fallback file,
+    and say in one line on stderr what was kept where. reached: how far the run got ("epoch 3, step 84");
+    saved: the checkpoint already written, if any. Returns 130, the exit status of an interrupted command.
+    """
+    if json_path:
+        write_json(json_path, value)
+        kept = json_path
+    else:
+        kept = fallback_file(lambda name: _write_plain(name, json.dumps(value, indent=2)))
+    weights = f" and the weights in {saved}" if saved else ""
+    print(f"minidni: interrupted at {reached}: kept the history so far in {kept}{weights}", file=sys.stderr,
+          flush=True)
+    return 130
 
 
 def progress_bar(total, desc, quiet, unit="step"):
@@ -150,3 +272,41 @@ def progress_bar(total, desc, quiet, unit="step"):
     def move_to(step):
         bar.update(step - bar.n)
     return bar, move_to
+
+
+def open_run_log(out):
+    """OUT/runs.jsonl, where a grid keeps each run as it finishes; says so if it holds runs already."""
+    log = RunLog(os.path.join(out, "runs.jsonl"))
+    if len(log):
+        print(f"{log.path} holds {len(log)} finished run(s): those of this grid are taken from there, not trained "
+              "again (delete the file to train them again)", flush=True)
+    return log
+
+
+def interrupted(paths):
+    """Ctrl-C during a grid: one line on stderr saying what the run logs `paths` kept, and how to go on. Returns 130."""
+    kept = " and ".join(f"{len(RunLog(p))} finished run(s) kept in {p}" for p in paths) or "no finished run kept"
+    print(f"minidni: interrupted: {kept}; run the same command again to train only the rest", file=sys.stderr,
+          flush=True)
+    return 130
+
+
+def run_grid(args, run):
+    """A grid's runs: run(log) under the runtime options, each finished run kept in OUT/runs.jsonl as it
+    finishes (open_run_log). Returns (results, None), or (None, 130) after Ctrl-C, having said what was kept."""
+    os.makedirs(args.out, exist_ok=True)
+    log = open_run_log(args.out)
+    try:
+        with runtime(args):
+            return run(log), None
+    except KeyboardInterrupt:
+        return None, interrupted([log.path])
+
+
+def write_grid_outputs(stem, results, table):
+    """A grid's results at stem.json and its markdown table at stem.md, both atomically; prints the
+    table. Returns the two paths."""
+    write_json(stem + ".json", results)
+    write_text(stem + ".md", table)
+    print(table)
+    return [stem + ".json", stem + ".md"]

@@ -5,12 +5,17 @@
     python -m minidni compare --layers 4 --method dni cdni --update-prob 0.2 --epochs 60 --out runs/p02
 
 Writes OUT/results.json (every run, as `train --json`), OUT/table.md and OUT/error_curves.png.
+
+Each run is appended to OUT/runs.jsonl as it finishes. Run again with the same --out (after
+Ctrl-C, say), a grid takes from there every run it holds with the same options, backend and
+dtype, and trains only the others; runs of other grids there are left alone. Delete the file
+to train every run again.
 """
 import os
 
 from ..experiments.feedforward import CompareConfig, error_table, run_compare
-from .common import (add_command, add_config_options, add_output_options, add_runtime_options, config_from_args,
-                     runtime, write_json)
+from .common import (add_command, add_config_options, add_output_options, add_runtime_options, check_outputs,
+                     config_from_args, run_grid, write_json, write_text)
 
 
 def register(subparsers):
@@ -32,19 +37,21 @@ def main(args):
     # lazy: matplotlib takes ~0.5 s to import; `minidni --help` needs none
     from ..plots.training import plot_error_curves
     config = config_from_args(CompareConfig, args).check()
-    os.makedirs(args.out, exist_ok=True)
-    with runtime(args):
-        results = run_compare(config, None if args.quiet else lambda r: print(run_line(r), flush=True))
+    check_outputs(dirs=[("--out", args.out)])
+    results, status = run_grid(args, lambda log: run_compare(
+        config, None if args.quiet else lambda r: print(run_line(r), flush=True), log=log))
+    if status is not None:
+        return status
     write_json(os.path.join(args.out, "results.json"), results)
     table = error_table(results)
     if "test_error_at_best_valid" in results[0]:          # a validation split: the epoch it chooses, too
         table += ("\nAt the epoch of lowest validation error, validation error (%):\n\n"
                   + error_table(results, "best_valid_error")
                   + "\nand the test error (%) of that epoch:\n\n" + error_table(results, "test_error_at_best_valid"))
-    with open(os.path.join(args.out, "table.md"), "w") as f:
-        f.write(f"Final test error (%), mean ± std over seeds {config.seed}, {config.dataset}, {config.model}, "
-                f"{config.epochs} epochs, update probability {config.update_prob}"
-                f"{', complete unlock' if config.complete_unlock else ''}.\n\n" + table)
+    write_text(os.path.join(args.out, "table.md"),
+               f"Final test error (%), mean ± std over seeds {config.seed}, {config.dataset}, {config.model}, "
+               f"{config.epochs} epochs, update probability {config.update_prob}"
+               f"{', complete unlock' if config.complete_unlock else ''}.\n\n" + table)
     plot_error_curves(results, os.path.join(args.out, "error_curves.png"))
     print(table)
     print(f"wrote {args.out}/results.json, table.md, error_curves.png")

@@ -6,13 +6,17 @@
 
 A reads a digit a step and names it; B ticks every K steps on A's message and counts the
 odd digits of the last span x K steps. One --method and one --seed train one system.
+With --compare each run is appended to OUT/runs.jsonl as it finishes; the same command again
+(after Ctrl-C, say) takes from there the runs it holds with the same options, backend and
+dtype, and trains only the others. Delete the file to train every run again.
 """
+import dataclasses
 import os
 
 from ..errors import UserError
 from ..experiments.multinet import MultinetCompareConfig, describe, multinet_table, run_multinet, run_multinet_compare
-from .common import (add_command, add_config_options, add_output_options, add_runtime_options, check_writable,
-                     config_from_args, runtime, write_json)
+from .common import (add_command, add_config_options, add_output_options, add_runtime_options, check_outputs,
+                     config_from_args, keep_interrupted, run_grid, runtime, write_grid_outputs, write_json)
 
 
 def register(subparsers):
@@ -31,31 +35,44 @@ def record_line(r):
 
 def main(args):
     """One run (print its summary, --json writes it), or with --compare every method x seed: OUT/multinet.json,
-    multinet.md and multinet_curves.png. Returns 0."""
+    multinet.md and multinet_curves.png. Returns 0 (130 after Ctrl-C in one run, its history so far kept)."""
     grid = config_from_args(MultinetCompareConfig, args).check()
     if args.compare and args.json:
         raise UserError("--json writes one run; with --compare the results go to --out")
+    check_outputs(files=[("--json", args.json)], dirs=[("--out", args.out if args.compare else None)])
     if args.compare:
-        # lazy: matplotlib takes ~0.5 s to import; `minidni --help` needs none
-        from ..plots.multinet import plot_multinet_curves
-        os.makedirs(args.out, exist_ok=True)
-        with runtime(args):
-            results = run_multinet_compare(grid, None if args.quiet else lambda r: print(describe(r), flush=True))
-        write_json(os.path.join(args.out, "multinet.json"), results)
-        table = multinet_table(results)
-        with open(os.path.join(args.out, "multinet.md"), "w") as f:
-            f.write(table)
-        figure = plot_multinet_curves(results, os.path.join(args.out, "multinet_curves.png"))
-        print(table)
-        print(f"wrote {args.out}/multinet.json, multinet.md, {figure}")
-        return 0
+        return _compare(args, grid)
     config = grid.single()
     if config is None:
         raise UserError("give one --method and one --seed (several only with --compare)")
-    check_writable(args.json, "results")
-    with runtime(args):
-        result = run_multinet(config, None if args.quiet else lambda r: print(record_line(r), flush=True))
+    history = []
+
+    def progress(record):
+        history.append(record)
+        if not args.quiet:
+            print(record_line(record), flush=True)
+    try:
+        with runtime(args):
+            result = run_multinet(config, progress)
+    except KeyboardInterrupt:
+        segment = history[-1]["segment"] if history else 0
+        return keep_interrupted(args.json, {"interrupted": True, "segment": segment,
+                                            "config": dataclasses.asdict(config), "history": history},
+                                f"segment {segment}")
     print(describe(result))
     if args.json:
         write_json(args.json, result)
+    return 0
+
+
+def _compare(args, grid):
+    # lazy: matplotlib takes ~0.5 s to import; `minidni --help` needs none
+    from ..plots.multinet import plot_multinet_curves
+    results, status = run_grid(args, lambda log: run_multinet_compare(
+        grid, None if args.quiet else lambda r: print(describe(r), flush=True), log))
+    if status is not None:
+        return status
+    written = write_grid_outputs(os.path.join(args.out, "multinet"), results, multinet_table(results))
+    written.append(plot_multinet_curves(results, os.path.join(args.out, "multinet_curves.png")))
+    print("wrote " + ", ".join(written))
     return 0

@@ -15,8 +15,8 @@ import os
 from ..errors import UserError
 from ..parallel import Config, mpi, train
 from ..parallel.faults import MODES, FaultInjection
-from .common import (add_command, add_config_options, add_runtime_options, check_writable, config_from_args,
-                     runtime, write_json)
+from .common import (add_command, add_config_options, add_runtime_options, check_outputs, config_from_args,
+                     runtime, write_all, write_json)
 
 
 def register(subparsers):
@@ -38,7 +38,7 @@ def main(args):
     """Run the job on every rank; rank 0 prints the summary and writes --json and --trace-out."""
     comm = mpi.world()          # MPI starts in every rank before any check can fail in one of them
     with mpi.abort_on_error(comm) if comm is not None else contextlib.nullcontext():
-        configs = checked_configs(args)
+        configs = checked_configs(args, comm)
         faults = (FaultInjection(args.fail_at_step, args.fail_rank, args.fail_mode)
                   if args.fail_at_step is not None else None)
         results = []
@@ -50,24 +50,27 @@ def main(args):
     traces = [r.pop("trace") for r in results]
     for result in results:
         print(summary(result))
-    if args.json:
-        write_json(args.json, results[0] if len(results) == 1 else results)
-    if args.trace_out:
-        result = results[0]
-        write_json(args.trace_out, {k: result[k] for k in ("method", "sync", "ranks", "split", "max_lag")}
-                   | {"events": traces[0]})
+    trace = {k: results[0][k] for k in ("method", "sync", "ranks", "split", "max_lag")} | {"events": traces[0]}
+    write_all(lambda: args.json and write_json(args.json, results[0] if len(results) == 1 else results),
+              lambda: args.trace_out and write_json(args.trace_out, trace))
     return 0
 
 
-def checked_configs(args):
-    """The configs of this job, one per seed, each checked; the output paths checked too."""
+def checked_configs(args, comm):
+    """The configs of this job, one per seed, each checked. Rank 0 (which writes --json and --trace-out)
+    checks the output paths and creates --checkpoint-dir; the other ranks create it after rank 0's checks."""
     configs = [config_from_args(Config, args, seed=s, quiet=args.quiet).check() for s in args.seed]
     if len(configs) > 1 and (args.checkpoint_dir or args.trace_out):
         raise UserError(f"--checkpoint-dir and --trace-out take one --seed, got {len(configs)}")
-    check_writable(args.json, "results")
-    check_writable(args.trace_out, "trace")
-    if args.checkpoint_dir:
-        os.makedirs(args.checkpoint_dir, exist_ok=True)
+    if comm is None or comm.rank == 0:
+        if args.resume and not os.path.isdir(args.checkpoint_dir):
+            raise UserError(f"--resume: checkpoint directory {args.checkpoint_dir} does not exist")
+        # one process has no checkpoints (run_single refuses --checkpoint-dir): nothing to create
+        check_outputs(files=[("--json", args.json), ("--trace-out", args.trace_out)],
+                      dirs=[("--checkpoint-dir", args.checkpoint_dir if comm is not None else None)])
+    if comm is not None and args.checkpoint_dir:
+        comm.Barrier()                                      # rank 0's checks passed (a refusal ends the job)
+        os.makedirs(args.checkpoint_dir, exist_ok=True)     # a rank on another node's disk needs it too
     return configs
 
 

@@ -22,8 +22,16 @@ _CHUNK = 1 << 20
 
 
 def data_dir():
-    """The cache directory: $MINIDNI_DATA, or ~/.cache/minidni."""
-    return Path(os.environ.get("MINIDNI_DATA") or Path.home() / ".cache" / "minidni").expanduser()
+    """The cache directory: $MINIDNI_DATA, or ~/.cache/minidni (made when a file is first fetched).
+
+    Raises DataFileError, naming the variable, if MINIDNI_DATA names something that is not a directory.
+    """
+    given = os.environ.get("MINIDNI_DATA")
+    path = Path(given or Path.home() / ".cache" / "minidni").expanduser()
+    if path.exists() and not path.is_dir():
+        where = f"MINIDNI_DATA={given}" if given else "the data cache"
+        raise DataFileError(f"{where}: {path} is not a directory; set MINIDNI_DATA to a folder for the data sets")
+    return path
 
 
 def downloads_allowed():

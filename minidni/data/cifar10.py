@@ -13,16 +13,21 @@ The archive holds cifar-10-batches-bin/data_batch_1.bin .. data_batch_5.bin
 (10,000 training records each) and test_batch.bin (10,000 test records). They are
 read straight from the archive; if the cache holds an extracted
 cifar-10-batches-bin/ folder (next to where the archive would be), that is read
-instead.
+instead, checked like the archive: each file's size, then its SHA-256 against the
+folder's manifest (SHA256SUMS, in `sha256sum` format). The manifest is written from
+the archive the first time the folder is used, the archive beside the folder and
+checked by its own SHA-256; a folder without a manifest and without the archive is
+refused, since nothing says its files are CIFAR-10's.
 """
-import posixpath
-import tarfile
-import zlib
+import hashlib
+import os
+import tempfile
 
 import numpy as np
 
 from ..backend import get_dtype
 from ..errors import DataFileError
+from .archive import read_members
 from .cache import data_dir, fetch
 from .mnist import split_off_last
 
@@ -36,6 +41,8 @@ FOLDER = "cifar-10-batches-bin"
 TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
 TEST_FILES = ["test_batch.bin"]
 RECORD = 1 + 3 * 32 * 32
+BATCH_RECORDS = 10_000          # records in each batch file of the archive
+MANIFEST = "SHA256SUMS"
 
 # Per-channel mean and std of the 50,000 training images scaled to [0, 1] (the
 # conventional constants; note some code copies 0.2023, 0.1994, 0.2010 for the std,
@@ -62,30 +69,81 @@ def parse_batch(data, name):
 
 
 def _read_folder(folder, names):
-    """{name: bytes} for the batch files in an extracted cifar-10-batches-bin folder."""
+    """{name: bytes} for the batch files in an extracted cifar-10-batches-bin folder, each of the
+    archive's size and with the SHA-256 its manifest records (DataFileError naming the file if not)."""
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         raise DataFileError(f"{folder} lacks {', '.join(missing)}: extract {ARCHIVE} there again, "
                             "or delete the folder to read the archive instead")
-    return {n: (folder / n).read_bytes() for n in names}
+    for n in names:
+        size = (folder / n).stat().st_size
+        if size != BATCH_RECORDS * RECORD:
+            raise DataFileError(f"{folder / n} is {size:,} bytes, expected {BATCH_RECORDS * RECORD:,} "
+                                f"({BATCH_RECORDS:,} records of {RECORD:,} bytes): truncated or not from {ARCHIVE}; "
+                                "extract it again")
+    expected, raw = _manifest(folder, names), {}
+    for n in names:
+        raw[n] = (folder / n).read_bytes()
+        actual = hashlib.sha256(raw[n]).hexdigest()
+        if actual != expected[n]:
+            raise DataFileError(f"{folder / n} has SHA-256 {actual}, but {ARCHIVE} holds it with {expected[n]} "
+                                f"({folder / MANIFEST}): the file was changed or damaged; extract the archive again")
+    return raw
 
 
-def _read_archive(path, names):
-    """{name: bytes} for the batch files inside the tar.gz, in one pass over the archive."""
-    found = {}
+def _manifest(folder, names):
+    """{name: SHA-256} of the batch files as the verified archive holds them, from the folder's
+    manifest; without one, from the archive beside the folder (checked by its own SHA-256), and
+    the manifest is written for the next time. Neither: DataFileError, nothing to check against."""
+    path = folder / MANIFEST
+    if path.exists():
+        return _read_manifest(path, names)
+    archive = folder.parent / ARCHIVE
+    if not archive.exists():
+        raise DataFileError(f"{folder} has no {MANIFEST} to check its files against: put the verified {ARCHIVE} "
+                            f"at {archive} (its SHA-256 is checked and the manifest written from it), or delete the "
+                            "folder to read the archive itself")
+    members = _from_archive(names)
+    hashes = {n: hashlib.sha256(members[n]).hexdigest() for n in names}
+    _write_manifest(path, hashes)
+    return hashes
+
+
+def _write_manifest(path, hashes):
+    """Write `hashes` to `path` in `sha256sum` format, atomically: a temporary file, then a rename.
+    Where that fails (a read-only cache) nothing is written, and the next use checks the archive again."""
+    tmp = None
     try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar:      # sequential: a gzip stream cannot seek back cheaply
-                name = posixpath.basename(member.name)
-                if member.isfile() and name in names and posixpath.dirname(member.name).endswith(FOLDER):
-                    found[name] = tar.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        raise DataFileError(f"{path}: not a readable tar.gz archive ({e}); delete it and download it again") from None
-    missing = [n for n in names if n not in found]
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{MANIFEST}.", suffix=".part")
+        with os.fdopen(fd, "w") as f:
+            f.writelines(f"{digest}  {name}\n" for name, digest in hashes.items())
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _read_manifest(path, names):
+    """{name: SHA-256} from a manifest in `sha256sum` format; DataFileError if it is not one or lacks a file."""
+    hashes = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        digest, _, name = line.partition("  ")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest) or not name:
+            raise DataFileError(f"{path}, line {number}: not a SHA-256 and a file name; delete the manifest and put "
+                                f"the verified {ARCHIVE} beside the folder to write it again")
+        hashes[name] = digest
+    missing = [n for n in names if n not in hashes]
     if missing:
-        raise DataFileError(f"{path} lacks {', '.join(f'{FOLDER}/{n}' for n in missing)}: "
-                            "not the CIFAR-10 binary archive")
-    return found
+        raise DataFileError(f"{path} lacks {', '.join(missing)}; delete the manifest and put the verified {ARCHIVE} "
+                            "beside the folder to write it again")
+    return hashes
+
+
+def _from_archive(names):
+    """{name: bytes} of the batch files in the archive (downloaded first where allowed), its SHA-256 checked."""
+    return read_members(fetch(ARCHIVE, URL, SHA256[ARCHIVE], "cifar10"), FOLDER, names, "the CIFAR-10 binary archive")
 
 
 def _standardise(x):
@@ -109,7 +167,7 @@ def load_cifar10():
     if folder.is_dir():
         raw = _read_folder(folder, names)
     else:
-        raw = _read_archive(fetch(ARCHIVE, URL, SHA256[ARCHIVE], "cifar10"), names)
+        raw = _from_archive(names)
     train = [parse_batch(raw.pop(n), n) for n in TRAIN_FILES]
     x_test, y_test = parse_batch(raw.pop(TEST_FILES[0]), TEST_FILES[0])
     x_train, y_train = np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])

@@ -15,6 +15,7 @@ A result (what `train --json` writes; `compare` writes a list of them):
 """
 import dataclasses
 import multiprocessing
+import signal
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -25,9 +26,11 @@ from threadpoolctl import threadpool_limits
 from ..data import load_dataset
 from ..errors import DivergenceError, UserError
 from ..models import build_cnn, build_mlp
-from ..options import check_at_least, check_many, option
+from ..memory import check_fits, feedforward
+from ..options import check_at_least, check_many, check_types, option
 from ..train import METHODS, Backprop, fit
 from ..train.dni import SGOptions
+from .runlog import run_all, run_key
 
 DATASETS = ("digits", "mnist5k", "mnist", "cifar10")
 
@@ -51,10 +54,13 @@ class TrainConfig(SGOptions):
                                   many=True, type=int, default_text="after every module")
 
     def check(self):
-        """Raise UserError naming the first option no run could use (before any data is loaded)."""
+        """Raise UserError naming the first option no run could use (before any data is loaded):
+        a value of the wrong type (SGOptions.check checks every field's first), or one too small,
+        or a network too large for this machine's memory (minidni.memory)."""
         super().check()
         check_at_least(self, 1, "layers", "hidden", "epochs", "batch_size")
         check_at_least(self, 0, "seed", "cuts")
+        check_fits(self, feedforward)
         return self
 
 
@@ -69,6 +75,8 @@ class CompareConfig(TrainConfig):
     seed: list = option([0, 1, 2], "seeds, one run each", many=True)
 
     def check(self):
+        """Raise UserError naming the first bad option of the grid or of any of its runs; returns self."""
+        check_types(self)
         check_many(self, "method", "layers", "seed")
         for config in self.runs():
             config.check()
@@ -102,36 +110,57 @@ def build_trainer(config, data, rng=None):
         raise UserError(str(e)) from None
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during train(): `result` is the run so far (the result dict of the epochs finished, with
+    "interrupted": True, "epoch" and "step" reached) and `trainer` holds the weights as they are."""
+
+    def __init__(self, trainer=None, result=None):
+        super().__init__()
+        self.trainer, self.result = trainer, result
+
+
 def train(config, progress=None, data=None):
     """Train as `config` says; return (trainer, result). progress(record) after each epoch.
 
-    data: an already loaded Dataset (else config.dataset is loaded).
+    data: an already loaded Dataset (else config.dataset is loaded). Ctrl-C while training
+    raises Interrupted, which carries the history so far and the trainer.
     """
     config.check()
     data = data if data is not None else load_dataset(config.dataset, flat=config.model == "mlp")
     rng = np.random.default_rng(config.seed)
     trainer = build_trainer(config, data, rng)
+    history = []                                   # fit's records as they come: kept if training is interrupted
 
     def on_epoch(record):
-        """Add the errors (%) to the epoch's record, then report it."""
+        """Add the errors (%) to the epoch's record, keep it, then report it."""
         record["test_error"] = 100 * (1 - record["test_accuracy"])
         if "valid_accuracy" in record:
             record["valid_error"] = 100 * (1 - record["valid_accuracy"])
+        history.append(record)
         if progress is not None:
             progress(record)
     start = time.perf_counter()
-    history = fit(trainer, data, config.epochs, config.batch_size, rng, on_epoch=on_epoch)
+    try:
+        fit(trainer, data, config.epochs, config.batch_size, rng, on_epoch=on_epoch)
+    except KeyboardInterrupt:
+        partial = {"interrupted": True, "epoch": history[-1]["epoch"] if history else 0, "step": trainer.t}
+        raise Interrupted(trainer, {**_result(config, trainer, history, start), **partial}) from None
+    return trainer, _result(config, trainer, history, start)
+
+
+def _result(config, trainer, history, start):
+    last = history[-1] if history else {}
     result = {"method": config.method, "dataset": config.dataset, "model": config.model,
               "layers": config.layers if config.model == "mlp" else None, "seed": config.seed,
-              "test_error": history[-1]["test_error"], "test_accuracy": history[-1]["test_accuracy"],
+              "test_error": last.get("test_error"), "test_accuracy": last.get("test_accuracy"),
               "history": history, "seconds": time.perf_counter() - start, "config": dataclasses.asdict(config)}
-    if "valid_error" in history[-1]:
+    if "valid_error" in last:
         best = min(history, key=lambda h: h["valid_error"])          # the first epoch of the lowest
         result.update(best_valid_epoch=best["epoch"], best_valid_error=best["valid_error"],
                       test_error_at_best_valid=best["test_error"])
     if getattr(trainer, "diagnostics", None):
         result["sg_quality"] = trainer.diagnostics
-    return trainer, result
+    return result
 
 
 def run_train(config, progress=None):
@@ -147,13 +176,14 @@ def run_cells(cells, data, progress=None, jobs=1, record_divergence=False):
     by one). Every run seeds itself, so the results are the same either way.
     record_divergence: a run that diverges gives {"config", "diverged": the message}
     instead of stopping the grid (a search wants to know, and go on).
-    progress(result) after each run, in order.
+    progress(result) after each run, in order (what writes it to a RunLog).
     """
     global _SHARED
     _SHARED = data                                       # inherited by forked workers
     tasks = [(cell, record_divergence) for cell in cells]
     if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
-        with multiprocessing.get_context("fork").Pool(jobs, initializer=_one_thread) as pool:
+        # Ctrl-C: imap raises KeyboardInterrupt here and leaving the `with` terminates the workers
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=_worker) as pool:
             return _collect(pool.imap(_train_shared, tasks), progress)
     return _collect(map(_train_shared, tasks), progress)
 
@@ -170,8 +200,10 @@ def _collect(results, progress):
     return out
 
 
-def _one_thread():
+def _worker():
+    """A pool worker: one BLAS thread; Ctrl-C is for the parent alone (it stops the pool, no worker traceback)."""
     threadpool_limits(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _train_shared(task):
@@ -184,11 +216,17 @@ def _train_shared(task):
         return {"config": dataclasses.asdict(cell), "diverged": str(e)}
 
 
-def run_compare(config, progress=None, jobs=1):
-    """Every cell of the grid, in order; progress(result) after each run. Returns the list of results."""
+def run_compare(config, progress=None, jobs=1, log=None):
+    """Every cell of the grid, in order; progress(result) after each run trained. Returns the list of results.
+
+    log: a RunLog (minidni.experiments.runlog): the cells it holds are taken from it, not trained,
+    and each cell trained is appended to it as it finishes.
+    """
     config.check()
     data = load_dataset(config.dataset, flat=config.model == "mlp")     # once for the whole grid
-    return run_cells(config.runs(), data, progress, jobs)
+    cells = config.runs()
+    return run_all([run_key(c) for c in cells],
+                   lambda todo, done: run_cells([cells[i] for i in todo], data, done, jobs), log, progress)
 
 
 def error_table(results, key="test_error"):

@@ -23,9 +23,11 @@ import numpy as np
 from ..backend import to_numpy
 from ..data import load_dataset
 from ..data.streams import DigitStreams
-from ..options import check_at_least, check_choices, check_positive, option
+from ..memory import check_fits, multinet
+from ..options import check_at_least, check_choices, check_positive, check_types, option
 from ..train.guard import DivergenceGuard
 from ..train.multinet import TwoNetworks
+from .runlog import run_all, run_key
 
 METHODS = ("locked", "truncated", "dni")
 VALID_STREAMS = 512
@@ -54,13 +56,16 @@ class MultinetConfig:
     quick: bool = option(False, "a tiny budget: a smoke test")
 
     def check(self):
-        """Raise UserError naming the first option no run could use; returns self."""
+        """Raise UserError naming the first option no run could use (a value of the wrong type, one
+        out of range, a run too large for this machine's memory: minidni.memory); returns self."""
+        check_types(self)
         check_choices(self)
         check_at_least(self, 1, "K", "ticks", "span", "hidden_a", "hidden_b", "message", "batch_size", "segments",
                        "eval_every")
         check_at_least(self, 0, "seed")
         check_positive(self, "lr", "target")
         check_positive(self, "sg_lr", "sg_scale", zero_ok=True)
+        check_fits(self, lambda config: multinet(config, VALID_STREAMS))
         return self
 
 
@@ -87,6 +92,7 @@ class MultinetCompareConfig(MultinetConfig):
 
     def check(self):
         """Raise UserError naming the first bad option of any run of the grid; returns self."""
+        check_types(self)
         check_choices(self)
         check_at_least(self, 0, "seed")
         for c in self.configs():
@@ -148,15 +154,16 @@ def run_multinet(config, progress=None, pools=None):
             "config": dataclasses.asdict(config), "history": history}
 
 
-def run_multinet_compare(config, progress=None):
-    """Every (method, seed); progress(result) after each. Returns the list of results."""
+def run_multinet_compare(config, progress=None, log=None):
+    """Every (method, seed); progress(result) after each run trained. Returns the list of results.
+
+    log: a RunLog (minidni.experiments.runlog): the runs it holds are taken from it, not trained,
+    and each run trained is appended to it as it finishes.
+    """
+    configs = config.check().configs()
     pools = digit_pools()
-    results = []
-    for c in config.check().configs():
-        results.append(run_multinet(c, pools=pools))
-        if progress is not None:
-            progress(results[-1])
-    return results
+    return run_all([run_key(c) for c in configs],
+                   lambda todo, done: [done(run_multinet(configs[i], pools=pools)) for i in todo], log, progress)
 
 
 def describe(result):

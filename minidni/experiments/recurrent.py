@@ -27,9 +27,11 @@ from ..data.tasks import ENCODINGS, CopyTask, Curriculum
 from ..data.text import batchify, load_corpus
 from ..errors import UserError
 from ..nn.recurrent import SequenceModel
-from ..options import check_at_least, check_choices, check_many, check_positive, option
+from ..memory import check_fits, recurrent
+from ..options import check_at_least, check_choices, check_many, check_positive, check_types, option
 from ..train.guard import DivergenceGuard
 from ..train.tbptt import SG_INPUTS, TBPTT, evaluate_bits
+from .runlog import run_all, run_key
 
 TASKS = ("copy", "repeat-copy", "charlm")
 METHODS = ("bptt", "dni", "dni-aux")
@@ -91,7 +93,9 @@ class RNNConfig:
     quick: bool = option(False, "tiny budgets and sizes: a smoke test")
 
     def check(self):
-        """Raise UserError naming the first option no run could use."""
+        """Raise UserError naming the first option no run could use: a value of the wrong type, one
+        out of range, or a run too large for this machine's memory (minidni.memory)."""
+        check_types(self)
         check_choices(self)
         check_at_least(self, 1, "T", "steps", "chars", "hidden", "batch_size", "bits", "patience", "eval_every",
                        "eval_chars")
@@ -105,6 +109,9 @@ class RNNConfig:
                             f"with {self.task})")
         if not self.corpus:
             raise UserError("--corpus needs a name (embedded, stdlib, ptb) or a file")
+        if self.bits is not None and self.bits > 62:       # CopyTask draws a pattern as one int64
+            raise UserError(f"--bits takes at most 62 (a pattern is drawn as a 64-bit integer), got {self.bits}")
+        check_fits(self, lambda config: recurrent(config.resolved()))
         return self
 
     def resolved(self):
@@ -152,6 +159,7 @@ class RNNCompareConfig(RNNConfig):
 
     def check(self):
         """Raise UserError naming the first bad option of any run of the grid; returns self."""
+        check_types(self)
         check_many(self, "seed")
         for config in self.configs():
             config.check()
@@ -280,18 +288,18 @@ def run_rnn(config, progress=None, data=None):
     return run_copy(config, progress)
 
 
-def run_rnn_compare(config, progress=None):
-    """Every run of the grid; progress(result) after each. Returns the list of results."""
+def run_rnn_compare(config, progress=None, log=None):
+    """Every run of the grid; progress(result) after each run trained. Returns the list of results.
+
+    log: a RunLog (minidni.experiments.runlog): the runs it holds (by their resolved config) are
+    taken from it, not trained, and each run trained is appended to it as it finishes.
+    """
     configs = config.check().configs()
     data = None
     if config.task == "charlm":                      # load the corpus once for all runs
         data = load_corpus(config.corpus)
-    results = []
-    for c in configs:
-        results.append(run_rnn(c, data=data))
-        if progress is not None:
-            progress(results[-1])
-    return results
+    return run_all([run_key(c.resolved()) for c in configs],
+                   lambda todo, done: [done(run_rnn(configs[i], data=data)) for i in todo], log, progress)
 
 
 def describe(result):

@@ -5,10 +5,29 @@ what each table says of a DNI run's M. They read the result dicts of minidni.exp
     from minidni.experiments import results_table
     print(results_table("charlm", results))             # a markdown table, with the shared settings
     time_ratios(results, "dni", 8)                       # {seed: DNI-8's time to BPTT-40's best / BPTT-40's}
+    runs = load_runs("figures/rnn_runs.json.gz")         # saved results, each checked: what `figures --rnn-json` draws
 """
+import gzip
+import json
+import zlib
+
 import numpy as np
 
-from .recurrent import best_bpc
+from ..errors import DataFileError
+from .recurrent import METHODS, TASKS, best_bpc
+
+# What the tables and figures read of a saved run, and its type (float: any real number).
+# copy tasks draw `solved`, charlm its history; a None in an optional setting is its default.
+RUN_FIELDS = {"task": str, "method": str, "T": int, "seed": int, "steps": int, "config": dict}
+TASK_FIELDS = {"charlm": {"bpc": float, "test_bpc": float, "chars": int, "seconds": float, "corpus": str,
+                          "corpus_sha256": str, "python": str, "history": list},
+               "copy": {"solved": int}, "repeat-copy": {"solved": int}}
+CONFIG_FIELDS = {"hidden": int, "cell": str, "batch_size": int, "lr": float, "sg_lr": float}
+COPY_CONFIG_FIELDS = {"bits": int}
+OPTIONAL_CONFIG_FIELDS = {"clip": float, "sg_scale": float, "aux_weight": float, "m_average": float,
+                          "target_clip": float, "max_repeats": int, "sg_input": str}
+HISTORY_FIELDS = {"chars": int, "seconds": float, "bpc": float}
+KIND_NAMES = {int: "an integer", float: "a number", str: "a string", dict: "an object", list: "a list"}
 
 
 def time_to_reach(result, target):
@@ -135,3 +154,83 @@ def results_table(task, results):
     for m, setting in dict.fromkeys((m, s) for m, _, s in groups):
         lines.append(f"| {m} | {setting} | " + " | ".join(cell(groups.get((m, T, setting), [])) for T in Ts) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _has_kind(value, kind):
+    """isinstance, except that a bool is no number and an int is a float (JSON writes 2.0 as 2.0, 2 as 2)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float)) if kind is float else isinstance(value, kind)
+
+
+def check_fields(record, fields, where, optional=False):
+    """DataFileError at `where` if `record` (a dict) lacks one of `fields` ({key: type}) or holds a value of
+    another type; optional: an absent key or a None passes."""
+    for key, kind in fields.items():
+        value = record.get(key)
+        if key not in record and not optional:
+            raise DataFileError(f"{where}: '{key}' is missing")
+        if not (optional and value is None) and not _has_kind(value, kind):
+            raise DataFileError(f"{where}: '{key}' is {value!r:.40}, expected {KIND_NAMES[kind]}")
+
+
+def check_run(run, where):
+    """DataFileError at `where` unless `run` holds what the tables and figures read of a result
+    (minidni.experiments.recurrent's keys, each of its type; a known task and method)."""
+    if not isinstance(run, dict):
+        raise DataFileError(f"{where}: {run!r:.40} is not a run (a JSON object)")
+    check_fields(run, RUN_FIELDS, where)
+    for key, known in (("task", TASKS), ("method", METHODS)):
+        if run[key] not in known:
+            raise DataFileError(f"{where}: {key} {run[key]!r} is none of {', '.join(known)}")
+    check_fields(run, TASK_FIELDS[run["task"]], where)
+    check_fields(run["config"], CONFIG_FIELDS | ({} if run["task"] == "charlm" else COPY_CONFIG_FIELDS),
+                 f"{where}, config")
+    check_fields(run["config"], OPTIONAL_CONFIG_FIELDS, f"{where}, config", optional=True)
+    if run["task"] == "charlm":
+        if not run["history"]:
+            raise DataFileError(f"{where}: 'history' is empty")
+        for i, record in enumerate(run["history"]):
+            if not isinstance(record, dict):
+                raise DataFileError(f"{where}, history record {i}: {record!r:.40}, expected an object")
+            check_fields(record, HISTORY_FIELDS, f"{where}, history record {i}")
+
+
+def read_json(path):
+    """The JSON value in `path`, gzip-compressed or not (told by its first bytes, not its name);
+    DataFileError naming the file if it is missing, unreadable, truncated or not JSON."""
+    try:
+        with open(path, "rb") as f:
+            compressed = f.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rt", encoding="utf-8") if compressed else open(path, encoding="utf-8")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise DataFileError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise DataFileError(f"{path} is a directory, not a results file") from None
+    except (OSError, EOFError, zlib.error) as e:       # EOFError, zlib.error: a truncated or damaged gzip stream
+        raise DataFileError(f"{path} cannot be read: {e} (truncated or damaged?)") from None
+    except UnicodeDecodeError as e:
+        raise DataFileError(f"{path}: not a results file: byte {e.start} is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise DataFileError(f"{path}: not valid JSON, truncated or damaged ({e.msg}, line {e.lineno} "
+                            f"column {e.colno})") from None
+
+
+def load_runs(path):
+    """The runs saved in `path`, each checked (check_run): a list of results (`rnn TASK --compare
+    --json`, figures/rnn_runs.json.gz) or one (`rnn TASK --json`), gzip-compressed or not.
+
+    Raises DataFileError naming the file and what is wrong: missing, unreadable, truncated, not
+    JSON, not a run or a list of runs, or a run (by its index) lacking a key the figures read
+    or holding a value of another type.
+    """
+    saved = read_json(path)
+    runs = [saved] if isinstance(saved, dict) else saved
+    if not isinstance(runs, list):
+        raise DataFileError(f"{path}: {saved!r:.40} is neither a run (a JSON object) nor a list of runs")
+    if not runs:
+        raise DataFileError(f"{path}: an empty list, no runs to draw")
+    for i, run in enumerate(runs):
+        check_run(run, f"{path}: run {i}")
+    return runs

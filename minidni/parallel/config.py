@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import UserError
+from ..memory import check_fits, feedforward
 from ..options import check_at_least, check_positive, option
 from ..train.dni import SGOptions
 from .stages import METHODS
@@ -46,7 +47,9 @@ class Config(SGOptions):
     extra: dict = option({}, "free-form notes kept with the run", cli=False)
 
     def check(self):
-        """Raise UserError for an option no run could use (called before anything starts)."""
+        """Raise UserError for an option no run could use (called before anything starts): a value of
+        the wrong type (SGOptions.check checks every field's first), or one no run could use, or a
+        network too large for this machine's memory (minidni.memory)."""
         super().check()
         check_at_least(self, 1, "layers", "hidden", "epochs", "batch_size", "stages", "split", "steps",
                        "checkpoint_every")
@@ -61,6 +64,7 @@ class Config(SGOptions):
             raise UserError("--checkpoint-every needs --checkpoint-dir")
         if self.checkpoint_dir and self.checkpoint_every is None:
             self.checkpoint_every = 100
+        check_fits(self, feedforward)
         return self
 
     @property

@@ -7,6 +7,7 @@ import faulthandler
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -118,27 +119,69 @@ def limit_blas_threads():
     threadpool_limits(1, user_api="blas")
 
 
+# Signals that end a process and that it can catch (SIGINT already raises KeyboardInterrupt):
+# a rank sent one names itself before the job ends, instead of vanishing.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(BaseException):
+    """This rank was sent a stop signal (STOP_SIGNALS). A BaseException, as KeyboardInterrupt is:
+    no `except Exception` on the way may swallow it."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
+def mpi_error(e):
+    """MPI's own one-line description of `e` if it is an MPI error (mpi4py's MPI.Exception), else None."""
+    if type(e).__module__ != "mpi4py.MPI":
+        return None
+    return str(e).partition(", error stack:")[0].partition("\n")[0]
+
+
+def failure_report(e, where):
+    """(message, exit status) for the exception `e` that ends rank `where` ("rank k of K"):
+    2 for a user's error (as without MPI), 128 + N for signal N (130: Ctrl-C, 143: SIGTERM),
+    1 for anything else. One line, but for a bug: then the traceback follows."""
+    if isinstance(e, UserError):
+        return f"minidni: error on {where}: {e}", 2
+    if type(e).__name__ == "RankSilent":                # protocol.RankSilent: it names the neighbour
+        return f"minidni: {where}: {e}", 1
+    if isinstance(e, KeyboardInterrupt):
+        return f"minidni: interrupted on {where}", 130
+    if isinstance(e, Stopped):
+        return f"minidni: {where} was stopped by {e} (signal {e.signum}); the job ends", 128 + e.signum
+    if mpi_error(e) is not None:                        # outside a neighbour's link (protocol.talking_to)
+        return (f"minidni: {where}: MPI failed ({mpi_error(e)}): another rank has ended (killed or crashed; "
+                "the launcher's message names its process)"), 1
+    return (f"minidni: {where} failed: {type(e).__name__}: {e}\n"
+            + "".join(traceback.format_exception(type(e), e, e.__traceback__))), 1
+
+
 @contextmanager
 def abort_on_error(comm):
-    """Turn an exception in one rank into the end of the whole job, that rank's error printed first.
+    """Turn an exception in one rank, or a stop signal sent to it, into the end of the whole job,
+    that rank's message printed first (failure_report: what it says, the job's exit status).
 
     Without this a failed rank exits and its neighbours wait for its messages forever.
     MPI_Abort makes the launcher kill every rank, so the job ends within seconds.
     """
+    previous = {s: signal.signal(s, _raise_stopped) for s in STOP_SIGNALS}
     try:
         yield
     except BaseException as e:
-        where = f"rank {comm.rank} of {comm.size}"
-        if isinstance(e, UserError):
-            message, code = f"minidni: error on {where}: {e}", 2
-        elif type(e).__name__ == "RankSilent":           # protocol.RankSilent: the message says it all
-            message, code = f"minidni: {where}: {e}", 1
-        elif isinstance(e, KeyboardInterrupt):
-            message, code = f"minidni: interrupted on {where}", 130
-        else:
-            message, code = (f"minidni: {where} failed: {type(e).__name__}: {e}\n"
-                             + "".join(traceback.format_exception(type(e), e, e.__traceback__))), 1
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)            # the job is ending: a second signal must not cut it short
+        message, code = failure_report(e, f"rank {comm.rank} of {comm.size}")
         print(message, file=sys.stderr, flush=True)
         time.sleep(0.5)             # let the launcher forward the message before it ends every rank
         comm.Abort(code)
         os._exit(code)              # MPI_Abort may return before the launcher ends this process
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

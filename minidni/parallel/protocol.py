@@ -18,15 +18,17 @@ has nothing to do sleeps for a tenth of a millisecond between probes instead of 
 inside MPI, which leaves its core to the ranks that have work when the machine is
 oversubscribed. Arrays travel as host (NumPy) arrays and are moved to the backend on
 arrival. With a receive timeout, a neighbour silent for that long ends the job with a
-message naming it.
+message naming it; so does a neighbour whose process has gone (MPI then fails the transfer).
 """
 import math
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
 from ..backend import to_device, to_numpy
 from ..trace import Event
+from .mpi import mpi_error
 
 DOWN, UP, CLOCK, PING = 1, 2, 3, 4
 POLL_SECONDS = 1e-4
@@ -39,7 +41,20 @@ HEADER = 3 + MAX_INTS + MAX_ARRAYS * (2 + MAX_NDIM)      # kind, #ints, #arrays,
 
 
 class RankSilent(RuntimeError):
-    """A neighbour sent nothing for longer than the receive timeout."""
+    """A neighbour sent nothing for longer than the receive timeout, or its process has gone."""
+
+
+@contextmanager
+def talking_to(peer):
+    """Turn an MPI error in a transfer with rank `peer` into a RankSilent naming it: MPI fails a
+    transfer when the process at the other end has gone (killed, crashed, exited)."""
+    try:
+        yield
+    except Exception as e:
+        if mpi_error(e) is None:
+            raise
+        raise RankSilent(f"rank {peer} has gone: its process ended mid-run (killed, crashed or exited), "
+                         f"and MPI failed the transfer with it ({mpi_error(e)})") from None
 
 
 def encode(msg):
@@ -104,13 +119,15 @@ class Link:
         self._send(msg, self.prev, UP)
 
     def _send(self, msg, dest, tag):
-        self.sending += send_message(self.comm, msg, dest, tag)
-        self.sending = [(r, b) for r, b in self.sending if not r.Test()]     # forget the finished ones
+        with talking_to(dest):
+            self.sending += send_message(self.comm, msg, dest, tag)
+            self.sending = [(r, b) for r, b in self.sending if not r.Test()]     # forget the finished ones
 
     def poll_up(self):
         """The next UP message if one has arrived, else None (never blocks)."""
-        if self.comm.Iprobe(source=self.next, tag=UP):
-            return recv_message(self.comm, self.next, UP)
+        with talking_to(self.next):
+            if self.comm.Iprobe(source=self.next, tag=UP):
+                return recv_message(self.comm, self.next, UP)
         return None
 
     def recv_up(self, step):
@@ -123,18 +140,19 @@ class Link:
 
     def _recv(self, source, tag, step, idle=None):
         waiting_since, started = None, time.perf_counter()
-        while not self.comm.Iprobe(source=source, tag=tag):
-            if self.timeout is not None and time.perf_counter() - started > self.timeout:
-                raise RankSilent(f"no message from rank {source} for {self.timeout:g} s (--recv-timeout): "
-                                 f"rank {source} has stopped or hung")
-            if idle is not None and idle():
-                waiting_since = self._record_wait(waiting_since, step)
-            elif waiting_since is None:
-                waiting_since = self.trace.clock()
-            else:
-                time.sleep(POLL_SECONDS)
-        self._record_wait(waiting_since, step)
-        return recv_message(self.comm, source, tag)
+        with talking_to(source):
+            while not self.comm.Iprobe(source=source, tag=tag):
+                if self.timeout is not None and time.perf_counter() - started > self.timeout:
+                    raise RankSilent(f"no message from rank {source} for {self.timeout:g} s (--recv-timeout): "
+                                     f"rank {source} has stopped or hung")
+                if idle is not None and idle():
+                    waiting_since = self._record_wait(waiting_since, step)
+                elif waiting_since is None:
+                    waiting_since = self.trace.clock()
+                else:
+                    time.sleep(POLL_SECONDS)
+            self._record_wait(waiting_since, step)
+            return recv_message(self.comm, source, tag)
 
     def _record_wait(self, since, step):
         if since is not None:

@@ -74,7 +74,7 @@ class StageRunner:
         self.staleness = Counter()              # steps late -> number of targets M_{i+1} was fitted to
         self.step_ends = []                     # (step, time its work ended, samples)
         self.history, self.guard = [], DivergenceGuard()
-        self.start = clock()
+        self.start, self.seconds_before = clock(), 0.0         # seconds_before: trained before a resume
         self.loss_fn = SoftmaxCrossEntropy() if stage.last else None
 
     def run(self):
@@ -160,7 +160,7 @@ class StageRunner:
             return
         accuracy = float((to_numpy(h).argmax(axis=1) == self.y_test).mean())
         losses = self.guard.take()
-        self.history.append(history_record(epoch, t, self.clock() - self.start,
+        self.history.append(history_record(epoch, t, self.seconds_before + self.clock() - self.start,
                                            float(np.mean(losses)) if losses else None, accuracy))
         if not self.config.quiet:
             print_record(self.history[-1])
@@ -171,9 +171,30 @@ class StageRunner:
         meta = {"settings": checkpoints.run_settings(config, self.split, get_dtype()), "rank": self.stage.index}
         if self.stream is not None:
             meta.update(self.stream.position())
+        if self.stage.last:
+            meta["progress"] = self.progress()
         keep = checkpoints.keep_count(len(self.split), config.lag, config.checkpoint_every)
         with self.trace.event(self.stage.index, "checkpoint", t):
             checkpoints.save_stage(config.checkpoint_dir, self.stage, t, meta, keep)
+
+    def progress(self):
+        """The last rank's history so far, as its checkpoints carry it (JSON): the records, the losses
+        since the last one and the first loss (DivergenceGuard's), and the seconds trained."""
+        losses = self.guard.take()
+        self.guard.values = losses              # read for the checkpoint, and still counted in the next record
+        return json.dumps({"history": self.history, "losses": losses, "first_loss": self.guard.first,
+                           "seconds": self.seconds_before + self.clock() - self.start})
+
+    def resume(self, meta):
+        """Go on from a checkpoint's meta, as save_checkpoint wrote it: rank 0's stream from where it
+        was; the last rank's history from its progress(), so that a resumed run's result holds every
+        record since the run began and its next record counts the losses since the last one."""
+        if self.stream is not None:
+            self.stream.resume(meta)
+        if "progress" in meta:                  # (checkpoints saved before the history was kept hold none)
+            saved = json.loads(meta["progress"])
+            self.history, self.guard.values, self.guard.first = saved["history"], saved["losses"], saved["first_loss"]
+            self.seconds_before = saved["seconds"]
 
     def summary(self):
         """This rank's numbers for the result: per-step work, waits, staleness, (last rank) history."""
@@ -186,17 +207,14 @@ class StageRunner:
 
 
 def restore(config, comm, stage, split):
-    """(step, BatchStream position) to start from: (0, {}) for a fresh run (whose checkpoint
-    directory must hold none yet); with --resume the newest step every rank has saved, loaded."""
+    """(step, meta) to start from: (0, {}) for a fresh run (whose checkpoint directory must hold
+    none yet); with --resume the newest step every rank has saved, loaded, and its checkpoint's meta."""
     if not config.resume:
         if config.checkpoint_dir:
             checkpoints.check_fresh(config.checkpoint_dir, comm.rank)
         return 0, {}
     step = checkpoints.common_step(comm, config.checkpoint_dir, checkpoints.run_settings(config, split, get_dtype()))
-    meta = checkpoints.load_stage(config.checkpoint_dir, stage, step)
-    if not stage.first:
-        return step, {}
-    return step, dict(epoch=meta["epoch"], index=meta["index"], epoch_state=json.loads(meta["rng"]))
+    return step, checkpoints.load_stage(config.checkpoint_dir, stage, step)
 
 
 def run_rank(config, comm, faults=None):
@@ -208,9 +226,11 @@ def run_rank(config, comm, faults=None):
     trace = Trace(clock=clock, limit=config.trace_limit)
     link = Link(comm, trace, stage.index, timeout=config.recv_timeout)
     seconds_per_message = message_seconds(comm, (config.batch_size, config.hidden), get_dtype())
-    step, position = restore(config, comm, stage, split)
-    stream = BatchStream(data, config, stage.rng, step, **position) if stage.first else None
+    step, meta = restore(config, comm, stage, split)
+    stream = BatchStream(data, config, stage.rng, step) if stage.first else None
     runner = StageRunner(stage, split, link, config, data, trace, clock, stream, step, faults)
+    if meta:
+        runner.resume(meta)
     comm.Barrier()
     runner.start = start = comm.bcast(clock(), root=0)
     runner.run()

@@ -28,16 +28,20 @@ class BatchStream:
 
     It stops early after `config.steps` steps or `config.time_limit` seconds. `position()`
     says where it is (epoch, batches taken this epoch, the rng state at the epoch's start)
-    so a checkpoint can resume the stream mid-epoch, batch for batch.
+    so a checkpoint can resume the stream mid-epoch, batch for batch (`resume`).
     """
 
-    def __init__(self, data, config, rng, step=0, epoch=1, index=0, epoch_state=None):
+    def __init__(self, data, config, rng, step=0):
         self.data, self.config, self.rng = data, config, rng
-        self.step, self.epoch, self.index, self.epoch_state = step, epoch, index, epoch_state
+        self.step, self.epoch, self.index, self.epoch_state = step, 1, 0, None
 
     def position(self):
-        """Where the stream is, as a checkpoint's meta records it (BatchStream's keyword arguments)."""
+        """Where the stream is, as a checkpoint's meta records it."""
         return {"epoch": self.epoch, "index": self.index, "rng": json.dumps(self.epoch_state)}
+
+    def resume(self, meta):
+        """Go on from where position() said the stream was (a checkpoint's meta)."""
+        self.epoch, self.index, self.epoch_state = meta["epoch"], meta["index"], json.loads(meta["rng"])
 
     def __iter__(self):
         config, skip, evaluated = self.config, self.index, None

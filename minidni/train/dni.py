@@ -37,7 +37,7 @@ from ..nn import Sequential
 from ..nn.module import skip_input_grad
 from ..nn.norm import recompute_statistics
 from ..optim import OPTIMIZERS, make_optimizer
-from ..options import check_at_least, check_choices, check_positive, option
+from ..options import check_at_least, check_choices, check_positive, check_types, option
 from ..synthetic import SG_CONDITIONS, SG_KINDS, Regressor, gradient_agreement, make_input_model, make_synthetic_model
 from ..trace import Trace
 
@@ -104,7 +104,11 @@ class SGOptions:
                                      "(cosine, in the result's sg_quality; 0: never)")
 
     def check(self):
-        """Raise UserError naming the first of these options no run could use; returns self."""
+        """Raise UserError naming the first of these options no run could use; returns self.
+
+        Every field of the config is checked against its type first (check_types), those of a
+        subclass too."""
+        check_types(self)
         check_choices(self)
         check_at_least(self, 1, "sg_hidden")
         check_at_least(self, 0, "diagnose_every")
