@@ -199,14 +199,16 @@ def recurrent(config):
 
 
 def multinet(config, eval_streams):
-    """{part: bytes} of a `multinet` run: A (an LSTM on the 8x8 digits, with a class and a message
-    head), B (an LSTM on the messages, with a count head), (dni) an M on each one's state, K ticks
-    steps of a batch of streams (of `eval_streams`, the validation batch, where larger), the batch."""
+    """{part: bytes} of a `multinet` run: A (an LSTM on the images of --digits, with a class and a
+    message head), B (an LSTM on the messages, with a count head), (dni) an M on each one's state,
+    (oracle) a copy of both networks for the locked pass, K ticks steps of a batch of streams (of
+    `eval_streams`, the validation batch, where larger), the batch."""
     steps, rows, counts = config.K * config.ticks, max(config.batch_size, eval_streams), config.span * config.K + 1
-    n_in, hA, hB = math.prod(DATASETS["digits"][0]), config.hidden_a, config.hidden_b
+    n_in, hA, hB = math.prod(DATASETS[config.digits][0]), config.hidden_a, config.hidden_b
     a = _layers([n_in + hA, 4 * hA])[0] + _layers([hA, N_CLASSES])[0] + _layers([hA, config.message])[0]
     b = _layers([config.message + hB, 4 * hB])[0] + _layers([hB, counts])[0]
     sg = _layers([2 * hA, 2 * hA])[0] + _layers([2 * hB, 2 * hB])[0] if config.method == "dni" else 0
+    sg += a + b if config.method == "oracle" else 0                   # the locked pass's copy of A and B
     acts = steps * rows * (n_in + 16 * hA + 3 * (N_CLASSES + config.message)) \
         + config.ticks * rows * (config.message + 16 * hB + 3 * counts)
     data = steps * rows * (n_in * get_dtype().itemsize + 8) + config.ticks * rows * 8

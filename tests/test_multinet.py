@@ -1,6 +1,6 @@
 """The two-timescale system: the locked gradient is the true one (finite differences), the
-decoupled trainers are the locked one cut at the ticks, and an oracle synthetic gradient
-makes the cut exact."""
+decoupled trainers are the locked one cut at the ticks, the oracle method makes the cut exact,
+and the cut diagnostic measures what is injected there; A reads 8x8 digits or MNIST."""
 import copy
 
 import numpy as np
@@ -8,6 +8,7 @@ import pytest
 
 from minidni.backend import to_numpy
 from minidni.data.streams import DigitStreams
+from minidni.experiments.multinet import MultinetConfig, describe, digit_pools, run_multinet
 from minidni.gradcheck import numerical_grad, rel_error
 from minidni.train.multinet import TwoNetworks
 
@@ -48,39 +49,102 @@ def test_the_locked_gradient_of_both_networks_matches_finite_differences(float64
             assert rel_error(analytic[key], numerical_grad(loss, p)) < 1e-6, (name, key)
 
 
-def test_with_an_oracle_future_the_cut_training_adds_up_to_the_locked_gradient(float64, rng):
+def locked_grads(net, x, y_step, y_tick, j=0, state_a=None, state_b=None):
+    """{"A", "B"}: the locked gradient of ticks j ... J - 1 of the segment from the given states, at
+    net's current parameters, computed on a copy (net is left as it is)."""
+    twin, rest = copy.deepcopy(net), slice(j * K, None)
+    _, out_a, _, _ = twin.forward(x[rest], y_step[rest], y_tick[j:], state_a, state_b)
+    twin.backward(out_a)
+    return {"A": grads_of(twin.A), "B": grads_of(twin.B)}
+
+
+def test_with_the_oracle_future_the_cut_training_adds_up_to_the_locked_gradient(float64, rng):
     """With the true gradient of everything after each tick injected at the cut, the gradients
     of the J tick-wise backward passes (no update in between) sum to the locked gradient."""
     x, y_step, y_tick = segment(rng)
-    locked = system("locked")
-    _, out_a, _, _ = locked.forward(x, y_step, y_tick)
-    locked.backward(out_a)
-    expected = {"A": grads_of(locked.A), "B": grads_of(locked.B)}
-
-    cut = system("dni", sg_scale=1.0)
-
-    def oracle(j, end_a, end_b):
-        """d(losses after tick j)/d(end states), per sequence, from the rest of the segment."""
-        rest, twin = slice((j + 1) * K, None), copy.deepcopy(cut)      # the same weights, its own caches
-        _, out, _, _ = twin.forward(x[rest], y_step[rest], y_tick[j + 1:], end_a, end_b)
-        d_a, d_b = twin.backward(out)
-        return N * join(d_a), N * join(d_b)
-
-    from minidni.nn.recurrent import join_state as join
+    cut = system("oracle")
+    expected = locked_grads(cut, x, y_step, y_tick)
     total = {"A": None, "B": None}
 
     def accumulate():
         for name, net in (("A", cut.A), ("B", cut.B)):
             g = grads_of(net)
             total[name] = g if total[name] is None else {k: total[name][k] + g[k] for k in g}
-    cut.future = oracle
     cut.opt_a.step = accumulate           # record the tick's gradients instead of updating
     cut.opt_b.step = lambda: None
-    cut.M = {}                            # no synthetic models to fit: the oracle stands in
-    cut.decoupled(x, y_step, y_tick)
+    cut.step(x, y_step, y_tick)
     for name in ("A", "B"):
         for k, v in expected[name].items():
             assert rel_error(total[name][k], v) < 1e-10, (name, k)
+
+
+def test_each_oracle_update_is_the_locked_gradient_of_its_tick_at_the_current_parameters(float64, rng):
+    """Updating at every tick, the oracle's gradient at tick j is the locked gradient of ticks j ... J - 1
+    from the state the tick starts at, less that of ticks j + 1 ... J - 1 from the state it ends at: the
+    part of the locked gradient that tick j's own steps make, exact at the parameters of that update."""
+    net = system("oracle")
+    ends, checked = [(None, None)], []        # the states the oracle's cuts start from, tick by tick
+    true_future = net.true_future
+
+    def recording(x, y_step, y_tick):
+        future = true_future(x, y_step, y_tick)
+
+        def at_cut(j, end_a, end_b):
+            ends.append((end_a, end_b))
+            return future(j, end_a, end_b)
+        return at_cut
+    net.true_future = recording
+    update_a = net.opt_a.step
+
+    def check_then_update():
+        j = len(checked)
+        whole = locked_grads(net, x, y_step, y_tick, j, *ends[j])
+        rest = locked_grads(net, x, y_step, y_tick, j + 1, *ends[j + 1]) if j < J - 1 else None
+        for name, network in (("A", net.A), ("B", net.B)):
+            for k, g in grads_of(network).items():
+                expected = whole[name][k] - (rest[name][k] if rest else 0)
+                assert np.allclose(g, expected, rtol=1e-9, atol=1e-12), (j, name, k)
+        checked.append(j)
+        update_a()
+    net.opt_a.step = check_then_update
+    for _ in range(2):                        # two segments: 2 J updates, the parameters moving between them
+        x, y_step, y_tick = segment(rng)
+        ends[:], checked[:] = [(None, None)], []
+        net.step(x, y_step, y_tick)
+        assert checked == list(range(J))
+
+
+def test_the_cut_diagnostic_gives_a_zero_m_cosine_0_and_the_oracle_cosine_1(float64, rng):
+    x, y_step, y_tick = segment(rng)
+    zero, oracle, cut = system("dni"), system("oracle"), system("truncated")
+    for records, cosine in ((zero.future_gradient_quality(x, y_step, y_tick), 0.0),
+                            (oracle.future_gradient_quality(x, y_step, y_tick), 1.0)):
+        assert [r["tick"] for r in records] == list(range(1, J))
+        for r in records:
+            for net in ("A", "B"):
+                assert abs(r[net]["cosine"] - cosine) < 1e-10
+                assert abs(r[net]["relative_error"] - (1.0 - cosine)) < 1e-10
+    assert cut.future_gradient_quality(x, y_step, y_tick) == []
+
+
+def test_the_diagnostic_is_recorded_every_k_segments_and_leaves_training_as_it_was():
+    tiny = dict(method="dni", segments=3, eval_every=3, hidden_a=8, hidden_b=4, message=2, batch_size=4)
+    plain, diagnosed = (run_multinet(MultinetConfig(**tiny, diagnose_every=every)) for every in (0, 2))
+    assert "diagnostics" not in plain and plain["history"] == [
+        {**h, "seconds": p["seconds"]} for h, p in zip(diagnosed["history"], plain["history"])]
+    assert [d["segment"] for d in diagnosed["diagnostics"]] == [0, 2]
+    first = diagnosed["diagnostics"][0]
+    assert first["cosine_a"] == first["cosine_b"] == 0.0          # M starts at zero
+    assert len(first["cuts"]) == MultinetConfig.ticks - 1
+
+
+def test_a_reads_flattened_mnist_images_with_the_digits_option():
+    pools = digit_pools("mnist5k")
+    assert {k: v[0].shape[1] for k, v in pools.items()} == {"train": 784, "valid": 784, "test": 784}
+    result = run_multinet(MultinetConfig(method="oracle", digits="mnist5k", segments=1, ticks=2, hidden_a=8,
+                                         hidden_b=4, message=2, batch_size=4), pools=pools)
+    assert result["digits"] == "mnist5k" and result["a_updates"] == 2
+    assert "on mnist5k" in describe(result)
 
 
 def test_truncated_training_misses_the_gradient_of_later_ticks(float64, rng):
@@ -98,7 +162,7 @@ def test_truncated_training_misses_the_gradient_of_later_ticks(float64, rng):
     assert rel_error(total["message.W"], grads_of(locked.A)["message.W"]) > 1e-3
 
 
-@pytest.mark.parametrize("method", ["locked", "truncated", "dni"])
+@pytest.mark.parametrize("method", ["locked", "truncated", "dni", "oracle"])
 def test_each_method_lowers_both_losses_on_a_fixed_segment(method, rng):
     net = TwoNetworks(D, 4, 2 * K + 1, K, method=method, hidden_a=16, hidden_b=8, message=4, lr=1e-2,
                       rng=np.random.default_rng(0))

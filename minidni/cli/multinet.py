@@ -3,8 +3,9 @@
     python -m minidni multinet --method dni -K 4 --json run.json
     python -m minidni multinet --compare --out runs/multinet        # every method x seeds 0 1 2: table, figure
     python -m minidni multinet --compare --quick --out /tmp/m
+    python -m minidni multinet --method oracle --digits mnist --diagnose-every 50   # the ceiling for DNI, on MNIST
 
-A reads a digit a step and names it; B ticks every K steps on A's message and counts the
+A reads a digit a step (`--digits`: the 8x8 digits, mnist5k or MNIST) and names it; B ticks every K steps on A's message and counts the
 odd digits of the last span x K steps. One --method and one --seed train one system.
 With --compare each run is appended to OUT/runs.jsonl as it finishes; the same command again
 (after Ctrl-C, say) takes from there the runs it holds with the same options, backend and

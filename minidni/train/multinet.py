@@ -19,10 +19,17 @@ update and what it knows of B's error then:
                to the bootstrapped gradient that arrives at the start of the next window
                (paper §3.1). So the message at a tick carries B's predicted future error
                back to A at once, and A updates at every tick.
+    oracle     as dni, but at each cut the true future gradient stands in for M's prediction:
+               a locked forward and backward over the segment's later ticks, from the end
+               states and the current parameters (no update). The ceiling for DNI: what a
+               perfect M would buy. It costs about J/2 extra passes a segment, so its seconds
+               are not comparable.
 
 Losses: the sum over steps (ticks) of the batch mean cross-entropy; the synthetic models
 predict per-sequence gradients (times N), as in minidni.train.tbptt.
 """
+import copy
+
 import numpy as np
 
 from ..backend import array_module
@@ -30,11 +37,11 @@ from ..nn import Linear
 from ..nn.module import Composite
 from ..nn.recurrent import LSTM, join_state, split_state
 from ..optim import make_optimizer
-from ..synthetic import Regressor, make_synthetic_model
+from ..synthetic import Regressor, gradient_agreement, make_synthetic_model
 from ..trace import Trace
 from .tbptt import SequenceCrossEntropy
 
-METHODS = ("locked", "truncated", "dni")
+METHODS = ("locked", "truncated", "dni", "oracle")
 
 
 class Network(Composite):
@@ -71,7 +78,8 @@ class Network(Composite):
 
 
 class TwoNetworks:
-    """A, B, their optimisers and (dni) synthetic-gradient models; step(x, y_step, y_tick) trains one segment."""
+    """A, B, their optimisers and (dni) synthetic-gradient models; step(x, y_step, y_tick) trains one segment.
+    future_gradient_quality(x, y_step, y_tick) measures what is injected at the cuts against the truth."""
 
     def __init__(self, n_in, n_classes, n_counts, K, method="dni", hidden_a=64, hidden_b=32, message=16,
                  optimizer="adam", lr=3e-3, sg_lr=1e-4, sg_scale=1.0, rng=None, trace=None):
@@ -89,7 +97,6 @@ class TwoNetworks:
         self.loss_a, self.loss_b = SequenceCrossEntropy(), SequenceCrossEntropy()
         self.trace = trace if trace is not None else Trace()
         self.t = 0                   # ticks trained
-        self.future = None           # tests: future(j, s_A, s_B) -> (g_A, g_B), per sequence, instead of M
 
     def step(self, x, y_step, y_tick):
         """Train on one segment: x (J K, N, D), y_step (J K, N), y_tick (J, N). Returns the summed loss."""
@@ -128,8 +135,9 @@ class TwoNetworks:
         return loss
 
     def decoupled(self, x, y_step, y_tick):
-        """Tick by tick: A's window of K steps and B's one tick, backward, update at once (truncated, dni)."""
+        """Tick by tick: A's window of K steps and B's one tick, backward, update at once (truncated, dni, oracle)."""
         K, J, n, trace = self.K, y_tick.shape[0], x.shape[1], self.trace
+        future = self.cut_future(x, y_step, y_tick)
         state_a = state_b = None
         total = 0.0
         for j in range(J):
@@ -142,9 +150,10 @@ class TwoNetworks:
                 out_b, end_b = self.B.forward(out_a["message"][-1:], state_b)
                 loss_b = self.loss_b.forward(out_b["count"], y_tick[j:j + 1])
             g_a = g_b = None                                        # truncated: no future beyond the tick
-            if j < J - 1 and (self.M or self.future is not None):
+            if j < J - 1 and future is not None:
                 with trace.event("B", "sg_predict", self.t):
-                    g_a, g_b = self.predict_future(j, end_a, end_b)
+                    g_a, g_b = (split_state(g / n, len(end))
+                                for g, end in zip(future(j, end_a, end_b), (end_a, end_b)))
             with trace.event("B", "backward", self.t):
                 dm, d_start_b = self.B.backward({"count": self.loss_b.backward()}, g_b)
             with trace.event("A", "backward", self.t):
@@ -165,14 +174,46 @@ class TwoNetworks:
             total = total + loss_a + loss_b
         return total
 
-    def predict_future(self, j, end_a, end_b):
-        """(g_A, g_B): the gradient of everything after tick j on the end states, as split states."""
-        if self.future is not None:
-            g_a, g_b = self.future(j, end_a, end_b)
-        else:
-            g_a, g_b = self.M["A"].predict(join_state(end_a)), self.M["B"].predict(join_state(end_b))
-        n = g_a.shape[0]
-        return (split_state(self.sg_scale * g_a / n, len(end_a)), split_state(self.sg_scale * g_b / n, len(end_b)))
+    def cut_future(self, x, y_step, y_tick):
+        """future(j, end_a, end_b) -> (g_A: (N, 2 H_A), g_B: (N, 2 H_B)), the per-sequence gradient of
+        everything after tick j on the end states, as injected at the cut: sg_scale times M's g_hat (dni),
+        the true one (oracle), or None (truncated: nothing after the cut)."""
+        if self.method == "oracle":
+            return self.true_future(x, y_step, y_tick)
+        if not self.M:
+            return None
+        return lambda j, end_a, end_b: (self.sg_scale * self.M["A"].predict(join_state(end_a)),
+                                        self.sg_scale * self.M["B"].predict(join_state(end_b)))
+
+    def true_future(self, x, y_step, y_tick):
+        """future(j, end_a, end_b) -> (delta_A, delta_B): N times the locked gradient of the segment's ticks
+        after j on the end states, from the current parameters. A twin with copies of the networks runs it,
+        so the tick's own caches and gradients are left as they are."""
+        K, n = self.K, x.shape[1]
+
+        def future(j, end_a, end_b):
+            twin = copy.copy(self)
+            twin.A, twin.B, twin.loss_a, twin.loss_b = copy.deepcopy((self.A, self.B, self.loss_a, self.loss_b))
+            twin.trace = Trace(enabled=False)
+            rest = slice((j + 1) * K, None)
+            _, out_a, _, _ = twin.forward(x[rest], y_step[rest], y_tick[j + 1:], end_a, end_b)
+            d_a, d_b = twin.backward(out_a)
+            return n * join_state(d_a), n * join_state(d_b)
+        return future
+
+    def future_gradient_quality(self, x, y_step, y_tick):
+        """What is injected at each cut of one segment (M's g_hat, or the oracle's) against the true future
+        gradient, no update: [{"tick": j, "A": {"cosine", "relative_error"}, "B": {...}}] for the
+        cuts j = 1 ... J - 1 (minidni.synthetic.gradient_agreement); [] where nothing is injected."""
+        K, J = self.K, y_tick.shape[0]
+        injected, true = self.cut_future(x, y_step, y_tick), self.true_future(x, y_step, y_tick)
+        records, state_a, state_b = [], None, None
+        for j in range(J - 1 if injected is not None else 0):
+            out_a, state_a = self.A.forward(x[j * K:(j + 1) * K], state_a)
+            _, state_b = self.B.forward(out_a["message"][-1:], state_b)
+            pairs = zip(("A", "B"), injected(j, state_a, state_b), true(j, state_a, state_b))
+            records.append({"tick": j + 1, **{net: gradient_agreement(g, d) for net, g, d in pairs}})
+        return records
 
     def evaluate(self, x, y_step, y_tick):
         """(A's error on the digit's class, B's error on the count), as fractions, whole segments from zero state."""
