@@ -3,7 +3,7 @@
     train     one network (per seed)             compare   depths x methods x seeds
     demo      backprop vs DNI vs cDNI, quickly    figures   regenerate figures/
     rnn       recurrent DNI (paper §3.1)         parallel  one stage per MPI rank
-    multinet  two networks on two clocks (§3.3)
+    multinet  two networks on two clocks (§3.3)  course    release to students, grade (nbgrader)
 
 A user error (bad option value, missing file, bad shape) prints one line and exits
 with status 2, without a traceback.
@@ -11,10 +11,10 @@ with status 2, without a traceback.
 import sys
 
 from ..errors import UserError
-from . import compare, demo, figures, multinet, parallel, rnn, train
+from . import compare, course, demo, figures, multinet, parallel, rnn, train
 from .common import Parser
 
-COMMANDS = (train, compare, demo, figures, rnn, parallel, multinet)
+COMMANDS = (train, compare, demo, figures, rnn, parallel, multinet, course)
 
 
 def build_parser():

@@ -8,11 +8,13 @@ In a notebook:
         raise NotImplementedError                         # your code here
     linear_backward = check("linear_backward", linear_backward)
     show_solution("linear_backward")                      # prints the reference solution
+    check("q_m_target", q_m_target)                       # a concept question: q_m_target = "a", ...
 
 | module    | holds                                                                  |
 |-----------|------------------------------------------------------------------------|
 | exercises | each exercise's outputs and the inputs it is checked on                |
 | hints     | the wrong answers common mistakes give, and what to tell the reader    |
+| questions | the concept questions, with their answers' hashes only                 |
 | solutions | the reference answers (show_solution prints them), kept apart         |
 | checker   | check(), show_solution(), ExerciseError, the comparisons, CHECKS       |
 
@@ -20,3 +22,4 @@ The checker computes each expected output by running the reference solution on t
 same inputs, so it needs minidni.course.solutions.
 """
 from .checker import CHECKS, ExerciseError, check, show_solution
+from .questions import QUESTIONS

@@ -12,48 +12,121 @@ minidni.course.hints explains it.
 
 dni_step is checked strictly: two DNI trainers built alike take the same batches, one
 with DNI.step and one with yours, and after every step each parameter of every module
-and every M must be equal bit for bit.
+and every M must be equal bit for bit. A concept question (minidni.course.questions) goes the
+same way, `fn` being the answer: check("q_m_target", "a").
+
+Student mode: where the file named by $MINIDNI_COURSE_EXPECTED, or minidni_course_expected.json
+in the working directory (a student release puts it beside the notebooks), exists, each
+case's inputs, expected outputs and the wrong answers the hints name come from it
+(`python -m minidni course release` computes them from the reference solutions), so the
+same hints are given; the solutions themselves are not read. There an unattempted exercise
+raises NotDoneYet, which IPython shows as the one line "not done yet: <name>" and which
+stops a Run All at that cell; show_solution says that the release holds no solutions.
 """
+import copy
+import functools
 import inspect
 import math
+import os
 
 import numpy as np
 
-from . import solutions
+from . import datafile, solutions
 from .exercises import ARRAY_EXERCISES, VALUE_EXERCISES, twin_trainers
 from .hints import ARRAY_HINTS, VALUE_HINTS, dni_step_cause
+from .questions import QUESTIONS, judge
 from ..backend import get_dtype, set_dtype, to_device, to_numpy
 from ..gradcheck import rel_error
 
 TOLERANCE = 1e-10        # relative error that float64 rounding explains; more is a mistake
+EXPECTED_ENV = "MINIDNI_COURSE_EXPECTED"
+EXPECTED_FILE = "minidni_course_expected.json"
 
 
 class ExerciseError(AssertionError):
     """A student's function disagrees with the reference; the message says where and how."""
 
 
+class NotDoneYet(Exception):
+    """An exercise's stub still raises NotImplementedError (student mode): IPython shows one line."""
+
+    def _render_traceback_(self):
+        return [f"not done yet: {self.args[0]}"]
+
+
 def check(name, fn):
     """Check `fn` against exercise `name`; return yours if right, the reference if not attempted.
 
-    Prints one line saying which. A wrong answer raises ExerciseError with what is wrong.
+    Prints one line saying which. A wrong answer raises ExerciseError with what is wrong;
+    in student mode an unattempted one raises NotDoneYet.
     """
-    run = CHECKS[_known(name)]
-    old = get_dtype()
-    set_dtype("float64")               # rounding then cannot hide a mistake
     try:
-        passed = run(fn)
+        passed = run_check(name, fn)
     except NotImplementedError:
+        if expected_path():
+            raise NotDoneYet(name) from None
         print(f"not attempted: using the reference solution for {name}; show_solution({name!r}) prints it")
-        return getattr(solutions, name)
-    finally:
-        set_dtype(old)
+        return getattr(solutions, name, None)         # a concept question has no function to hand back
     print(f"correct: {name}: {passed}")
     return fn
 
 
+def run_check(name, fn):
+    """Run exercise `name`'s check on `fn` in float64: what it found right, or raise ExerciseError
+    (or the NotImplementedError of a stub)."""
+    run = functools.partial(judge, name, error=ExerciseError) if name in QUESTIONS else CHECKS[_known(name)]
+    old = get_dtype()
+    set_dtype("float64")               # rounding then cannot hide a mistake
+    try:
+        return run(fn)
+    finally:
+        set_dtype(old)
+
+
 def show_solution(name):
-    """Print the source of exercise `name`'s reference solution."""
-    print(inspect.getsource(getattr(solutions, _known(name))))
+    """Print the source of exercise `name`'s reference solution (in student mode, that there is none)."""
+    if expected_path():
+        print(f"{_known(name)}: the student release holds no solutions")
+        return
+    print(solutions.CONCEPT_ANSWERS[name] if name in QUESTIONS else inspect.getsource(getattr(solutions, _known(name))))
+
+
+def expected_path():
+    """The data file of student mode ($MINIDNI_COURSE_EXPECTED, else EXPECTED_FILE here), or None."""
+    path = os.environ.get(EXPECTED_ENV) or EXPECTED_FILE
+    return path if os.path.exists(path) else None
+
+
+@functools.lru_cache(maxsize=4)
+def _load_expected(path):
+    return datafile.load(path)
+
+
+def reference_cases(name):
+    """[(args, want, wrongs)] of exercise `name` (not dni_step), from the reference solutions.
+
+    args: the inputs of a case; want: the reference's outputs (a tuple for ARRAY_EXERCISES);
+    wrongs: what each hint's mistake returns on args (None where it cannot be made), with the
+    hint, as {output: [(wrong, hint)]} for ARRAY_EXERCISES and [(wrong, hint)] otherwise.
+    """
+    rng = np.random.default_rng(0)
+    reference = getattr(solutions, name)
+    if name in VALUE_EXERCISES:
+        return [(args, reference(**args), [(_hint_value(w, args), h) for w, h in VALUE_HINTS[name]])
+                for args in VALUE_EXERCISES[name](rng)]
+    outputs, cases = ARRAY_EXERCISES[name]
+    found = []
+    for inputs in cases:
+        args = {k: s(rng) if callable(s) else rng.standard_normal(s) for k, s in inputs.items()}
+        wrongs = {key: [(_hint_value(f, args), h) for f, h in ARRAY_HINTS[name].get(key, ())] for key in outputs}
+        found.append((args, _as_tuple(reference(*args.values()), outputs, name), wrongs))
+    return found
+
+
+def _cases(name):
+    """reference_cases(name), from the data file in student mode (a copy: yours may change its inputs)."""
+    path = expected_path()
+    return copy.deepcopy(_load_expected(os.path.abspath(path))[name]) if path else reference_cases(name)
 
 
 def _known(name):
@@ -81,19 +154,16 @@ def _shapes(args):
 
 def _array_checker(name):
     """The check of an exercise of ARRAY_EXERCISES: each output's type, shape, dtype, then values."""
-    outputs, cases = ARRAY_EXERCISES[name]
-    hints = ARRAY_HINTS[name]
+    outputs = ARRAY_EXERCISES[name][0]
 
     def run(fn):
         """Check `fn` against the reference on every case: a one-line summary, or raise ExerciseError."""
-        rng = np.random.default_rng(0)
-        for inputs in cases:
-            args = {k: s(rng) if callable(s) else rng.standard_normal(s) for k, s in inputs.items()}
-            want = _as_tuple(getattr(solutions, name)(*args.values()), outputs, name)
+        cases = _cases(name)
+        for args, want, wrongs in cases:
             fresh = {k: v.copy() if hasattr(v, "copy") else v for k, v in args.items()}   # yours may change them
             got = _as_tuple(_call(name, fn, fresh), outputs, name)
             for key, a, b in zip(outputs, got, want):
-                problem = _array_difference(key, a, b, args, hints.get(key, ()))
+                problem = _array_difference(key, a, b, wrongs[key])
                 if problem:
                     raise ExerciseError(f"{name} on {_shapes(args)}: {problem}")
         agree = "agrees" if len(outputs) == 1 else "agree"
@@ -119,8 +189,9 @@ def _what(value):
     return f"{type(value).__name__} {_brief(value)}" if isinstance(value, (tuple, list)) else _brief(value)
 
 
-def _array_difference(key, got, want, args, hints):
-    """What is wrong with output `key`, or None when it equals `want` up to TOLERANCE."""
+def _array_difference(key, got, want, wrongs):
+    """What is wrong with output `key`, or None when it equals `want` up to TOLERANCE; with the
+    hint of the first of `wrongs`, [(a wrong answer or None, its hint)], that `got` equals."""
     if isinstance(got, float):
         got = np.float64(got)              # a number computed with math or float()
     if not hasattr(got, "shape"):
@@ -139,13 +210,8 @@ def _array_difference(key, got, want, args, hints):
         problem = f"{key} differs from the reference by {error:.2g} (relative)"
     else:
         problem = f"{key} has {int((~finite).sum())} entries that are nan or inf, the reference none"
-    for formula, hint in hints:
-        try:
-            with np.errstate(all="ignore"):        # a hint's mistake may overflow, as yours did
-                wrong = formula(**args)
-        except ValueError:                 # the mistake cannot even be made at these shapes
-            continue
-        if np.shape(wrong) == got.shape and _same_array(got, wrong):
+    for wrong, hint in wrongs:
+        if wrong is not None and np.shape(wrong) == got.shape and _same_array(got, wrong):
             return f"{problem}; {hint}"
     return problem
 
@@ -162,25 +228,24 @@ def _same_array(a, b):
 
 def _value_checker(name):
     """The check of an exercise of VALUE_EXERCISES: a list must be equal, a number close."""
-    cases, hints = VALUE_EXERCISES[name], VALUE_HINTS[name]
 
     def run(fn):
         """Check `fn` against the reference on every case: a one-line summary, or raise ExerciseError."""
-        all_args = cases(np.random.default_rng(0))
-        for args in all_args:
-            want = getattr(solutions, name)(**args)
+        cases = _cases(name)
+        for args, want, wrongs in cases:
             got = _call(name, fn, args)
             problem = _value_difference(got, want)
             if problem:
-                hint = next((h for wrong, h in hints if _same_value(got, _hint_value(wrong, args))), None)
+                hint = next((h for wrong, h in wrongs if _same_value(got, wrong)), None)
                 raise ExerciseError(f"{name} on {_shapes(args)}: {problem}" + (f"; {hint}" if hint else ""))
-        return f"agrees with the reference on {len(all_args)} case(s)"
+        return f"agrees with the reference on {len(cases)} case(s)"
     return run
 
 
 def _hint_value(wrong, args):
+    """wrong(**args), what a hint's mistake returns, or None where it cannot be made on args."""
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):            # a hint's mistake may overflow, as yours did
             return wrong(**args)
     except Exception:                  # the mistake cannot be made on these arguments
         return None

@@ -20,7 +20,8 @@ By notebook: 01 relu_backward, softmax_cross_entropy_backward; 02 backprop_sched
 update_wait; 03 m_loss_and_grad, cosine; 04 cdni_prediction, choose_on_validation;
 05 input_model_grads, stochastic_schedule; 06 window_bounds, window_backward; 07
 stable_softmax, relative_error; 08 tick_targets, constant_guess_error; 09 linear_backward,
-sg_target, dni_step.
+sg_target, dni_step. CONCEPT_ANSWERS and CONCEPT_WHY are the concept questions' answers
+and reasons (minidni.course.questions holds their hashes).
 """
 import math
 
@@ -256,3 +257,67 @@ def constant_guess_error(n, p):
     """
     best = max(math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(n + 1))
     return 1 - best
+
+
+# The concept questions' answers (minidni.course.questions holds only their SHA-256): a choice's letter,
+# or a number as the question rounds it; and the reason, which the checker shows (sealed with the answer)
+# to whoever answers right.
+CONCEPT_ANSWERS = {
+    "q_what_dni_changes": "b",
+    "q_backprop_waits": 3,
+    "q_lock_dni_keeps": "c",
+    "q_m_target": "c",
+    "q_zero_m_is_safe": "d",
+    "q_dni_update_order": "b",
+    "q_bootstrapping": "c",
+    "q_tails_runs": "b",
+    "q_window_boundary": "b",
+    "q_truncated_no_loss": 0,
+    "q_backend_switch": "d",
+    "q_gpu_timer": "b",
+    "q_two_network_lock": "b",
+    "q_first_f1_update": 3,
+}
+CONCEPT_WHY = {
+    "q_what_dni_changes":
+        "backward applies the same local rule to whatever dy arrives: a module cannot tell a true "
+        "gradient from a synthetic one.",
+    "q_backprop_waits":
+        "the loss needs f_2, f_3, f_4 forward, and delta_1 comes back only through the backward of f_4, "
+        "f_3 and f_2: update locking and backward locking together.",
+    "q_lock_dni_keeps":
+        "f_i updates with g_hat_i = M_{i+1}(h_i) at once, but it cannot run before h_{i-1} exists; "
+        "notebook 05's synthetic inputs remove that too.",
+    "q_m_target":
+        "M regresses g_hat on the true gradient the upper half sends back, L_M = ||g_hat - delta||^2; the"
+        " lower half has already updated with g_hat by then.",
+    "q_zero_m_is_safe":
+        "a wrong gradient would push the lower half in a random direction; a zero one only leaves it "
+        "where it is (the cosine starts at exactly 0), and M's regression moves it away from zero.",
+    "q_dni_update_order":
+        "f_1 runs forward, asks M_2 for g_hat_1, runs backward and updates, all before f_2 starts: no "
+        "update lock.",
+    "q_bootstrapping":
+        "only the top module sees the loss; every other M learns from the next M's guess carried back "
+        "through one module, as TD learning does, so errors can compound down a deep stack.",
+    "q_tails_runs":
+        "the modules above need h_i anyway; backward, update and the fit of the M below it are skipped.",
+    "q_window_boundary":
+        "truncated BPTT sets delta_{t+T} = 0; DNI puts M's prediction of it in as d_state_T, once, at the"
+        " last state.",
+    "q_truncated_no_loss":
+        "window 1 has no loss and truncation passes no gradient across its end, so nothing trains the "
+        "reading steps to store the patterns.",
+    "q_backend_switch":
+        "compute code asks the backend for its array module; CuPy copies NumPy's API, so the same calls "
+        "run on the device, with data moved only at the edges.",
+    "q_gpu_timer":
+        "the GPU works asynchronously; synchronize() waits for the queued kernels, so the time between "
+        "two calls is the device's work.",
+    "q_two_network_lock":
+        "B's gradient on each message joins A's backward through every step, so A waits for all of B: the"
+        " update lock between two networks.",
+    "q_first_f1_update":
+        "step 1 fits M_3 to the true gradient; step 2 its guess reaches f_2 and M_2's target; step 3 M_2 "
+        "is no longer zero: one step per M, through the bootstrapped targets.",
+}
