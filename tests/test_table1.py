@@ -145,3 +145,12 @@ def test_the_defaults_are_the_settings_the_committed_digits_search_chose():
     tried = {r["stage"] for r in summary["results"]["search"]}
     assert tried == {s[0] for s in STAGES}
     assert dataclasses.asdict(defaults)["sg"] == "linear"
+
+
+def test_one_seed_shows_its_number_without_a_spread():
+    """Over one seed there is no spread: the tables print the value alone, never "± 0.00"."""
+    from minidni.experiments.feedforward import mean_std_table, mean_std_text
+    assert mean_std_text([4.0]) == "4.00"
+    assert mean_std_text([3.0, 5.0]) == "4.00 ± 1.00"
+    table = mean_std_table("", ["r"], ["one", "two"], lambda row, c: [2.5] if c == "one" else [2.0, 3.0])
+    assert "2.50 |" in table and "± 0.00" not in table and "2.50 ± 0.50" in table

@@ -250,6 +250,12 @@ def mean_std_table(corner, rows, columns, values, row_name=str, column_name=str,
         cells = []
         for c in columns:
             v = values(row, c)
-            cells.append(f"{np.mean(v):.2f} ± {np.std(v):.2f}" if v else empty)
+            cells.append(mean_std_text(v) if v else empty)
         lines.append(f"| {row_name(row)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def mean_std_text(values):
+    """"mean ± std" of `values` (the population std) to 2 decimals, or the one value alone: over one
+    seed there is no spread to show, and "± 0.00" would claim one."""
+    return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"

@@ -29,6 +29,7 @@ from ..data.streams import DigitStreams
 from ..memory import check_fits, multinet
 from ..options import check_at_least, check_choices, check_positive, check_types, option
 from ..train.guard import DivergenceGuard
+from .feedforward import mean_std_text
 from .runlog import run_all, run_key
 
 from ..train.multinet import METHODS, TwoNetworks
@@ -210,7 +211,7 @@ def multinet_table(results):
         values = [v for v in values if v is not None]
         if not values:
             return "never"
-        return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+        return mean_std_text(values)
     for m in dict.fromkeys(r["method"] for r in results):
         rs = [r for r in results if r["method"] == m]
         missed = sum(r["seconds_to_target"] is None for r in rs)

@@ -122,7 +122,8 @@ def plot_results_table(groups, path_or_ax, methods=None, title=None, note=None, 
     shade = plt.get_cmap("OrRd")
     text, colours = [], []
     for row in rows:
-        text.append([f"{cells[row, m][0]:.2f} ± {cells[row, m][1]:.2f}" if (row, m) in cells else "–" for m in methods])
+        text.append([(f"{cells[row, m][0]:.2f}" + (f" ± {cells[row, m][1]:.2f}" if cells[row, m][2] > 1 else ""))
+                     if (row, m) in cells else "–" for m in methods])      # one seed: no "± 0.00"
         colours.append([shade(0.05 + 0.55 * (cells[row, m][0] - lo) / (hi - lo or 1)) if (row, m) in cells else "white"
                         for m in methods])
     table = ax.table(cellText=text, cellColours=colours, rowLabels=rows,
