@@ -17,9 +17,11 @@ In a notebook:
 | questions | the concept questions, with their answers' hashes only                 |
 | solutions | the reference answers (show_solution prints them), kept apart         |
 | checker   | check(), show_solution(), ExerciseError, the comparisons, CHECKS       |
+| files     | committed(name): the committed full runs a notebook quotes, wherever it runs |
 
 The checker computes each expected output by running the reference solution on the
 same inputs, so it needs minidni.course.solutions.
 """
 from .checker import CHECKS, ExerciseError, check, show_solution
+from .files import committed
 from .questions import QUESTIONS

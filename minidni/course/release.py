@@ -12,7 +12,8 @@ that asks a concept question (`q_name = None`, minidni.course.questions) stays a
 edits it, followed by such a test cell; it holds no answer, and its check needs none. nbgrader's generate_assignment strips both
 into course/release/; `release` copies those notebooks to the student's folder with
 EXPECTED_FILE, the data of the checker's student mode (each case's inputs, expected
-outputs and the wrong answers the hints name; no solution).
+outputs and the wrong answers the hints name; no solution), and the committed full runs its
+notebooks quote (minidni.course.files) in DIR/figures.
 
 grade_class copies SUBMISSIONS/<student>/<nb>.ipynb into course/submitted/, runs nbgrader's
 autograde (which restores the hidden tests and executes each notebook) and returns one row
@@ -33,6 +34,7 @@ from traitlets.config import Config
 from ..errors import UserError
 from . import datafile, solutions
 from .checker import CHECKS, EXPECTED_ENV, EXPECTED_FILE, reference_cases
+from .files import REPOSITORY_FIGURES, named_files
 from .questions import QUESTIONS
 
 TUTORIALS = Path(__file__).resolve().parents[2] / "tutorials"
@@ -118,11 +120,17 @@ def build_course(course, notebooks):
 
 
 def release(out, course, notebooks):
-    """build_course, then copy the student notebooks and EXPECTED_FILE to `out`. Returns their paths."""
+    """build_course, then copy the student notebooks, EXPECTED_FILE and the committed runs they quote
+    (out/figures/) to `out`. Returns their paths."""
     build_course(course, notebooks)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     copied = [Path(shutil.copy(Path(course) / "release" / p.stem / p.name, out / p.name)) for p in notebooks]
+    quoted = named_files("\n".join(c.source for p in notebooks for c in nbformat.read(p, as_version=4).cells
+                                   if c.cell_type == "code"))
+    if quoted:
+        (out / "figures").mkdir(exist_ok=True)
+    copied += [Path(shutil.copy(REPOSITORY_FIGURES / name, out / "figures" / name)) for name in quoted]
     return copied + [Path(shutil.copy(Path(course) / EXPECTED_FILE, out / EXPECTED_FILE))]
 
 
