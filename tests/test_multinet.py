@@ -8,7 +8,10 @@ import pytest
 
 from minidni.backend import to_numpy
 from minidni.data.streams import DigitStreams
+from minidni.errors import DataFileError
 from minidni.experiments.multinet import MultinetConfig, describe, digit_pools, run_multinet
+from minidni.experiments.multinet_report import multinet_markdown, run_multinet_grid
+from minidni.experiments.runlog import RunLog
 from minidni.gradcheck import numerical_grad, rel_error
 from minidni.train.multinet import TwoNetworks
 
@@ -173,17 +176,75 @@ def test_each_method_lowers_both_losses_on_a_fixed_segment(method, rng):
     assert float(to_numpy(net.forward(x, y_step, y_tick)[0])) < 0.5 * first
 
 
-def test_dni_updates_a_at_every_tick_and_locked_once_a_segment(rng):
+def params_of(net):
+    return {k: to_numpy(v).copy() for k, v in net.params.items()}
+
+
+@pytest.mark.parametrize("method, updates", [("locked", 1), ("truncated", J), ("dni", J), ("oracle", J)])
+def test_a_changes_only_when_bs_gradient_arrives_locked_once_a_segment_and_decoupled_every_tick(method, updates,
+                                                                                                rng):
+    """Locked, A's parameters change once, after B's backward through all J ticks of the segment (the
+    paper's locked baseline: A waits for B); the decoupled methods update A at every tick. Each update
+    of A and of B is counted in `updates` and traced."""
+    net, x, y_step, y_tick = system(method), *segment(rng)
+    step_a, snapshots, waited = net.opt_a.step, [params_of(net.A)], []
+
+    def update_a():
+        assert all(np.array_equal(v, snapshots[-1][k]) for k, v in params_of(net.A).items())  # unchanged so far
+        waited.append(sum(e.module == "B" and e.kind == "backward" for e in net.trace.events))
+        step_a()
+        snapshots.append(params_of(net.A))
+    net.opt_a.step = update_a
+    net.step(x, y_step, y_tick)
+    assert waited == list(range(1, updates + 1))      # each A update follows exactly one more backward of B
+    assert all(any(not np.array_equal(a[k], b[k]) for k in a) for a, b in zip(snapshots, snapshots[1:]))
+    assert net.updates == {"A": updates, "B": updates}
+    for name in ("A", "B"):
+        assert len(net.trace.select(kind="update", module=name)) == updates
+    net.step(x, y_step, y_tick)
+    assert net.updates == {"A": 2 * updates, "B": 2 * updates}
+
+
+@pytest.mark.parametrize("method", ["locked", "dni"])
+def test_the_history_records_a_and_bs_updates_and_when_b_first_reached_the_target(method):
+    tiny = dict(segments=4, eval_every=2, hidden_a=8, hidden_b=4, message=2, batch_size=4, target=100.0)
+    result = run_multinet(MultinetConfig(method=method, **tiny))
+    per_segment = 1 if method == "locked" else MultinetConfig.ticks
+    assert [(h["a_updates"], h["b_updates"]) for h in result["history"]] == [(2 * per_segment,) * 2,
+                                                                             (4 * per_segment,) * 2]
+    assert result["a_updates"] == result["b_updates"] == 4 * per_segment
+    first = result["history"][0]                       # a 100 % target: reached at the first record
+    assert (result["a_updates_to_target"], result["segment_to_target"], result["seconds_to_target"]) == (
+        first["a_updates"], first["segment"], first["seconds"])
+
+
+def test_the_remedies_of_3_1_m_reads_h_and_tanh_c_and_fits_targets_clipped_to_a_norm(rng):
     x, y_step, y_tick = segment(rng)
-    for method, updates in (("locked", 1), ("dni", J)):
-        net = system(method)
-        net.step(x, y_step, y_tick)
-        assert len([e for e in net.trace.events if e.kind == "update" and "A" in str(e.module)]) == updates
+    net = system("dni", sg_input="bounded", target_clip=0.01)
+    h, c = rng.standard_normal((N, 3)), 5 * rng.standard_normal((N, 3))
+    assert np.array_equal(net.m_input((h, c)), np.concatenate([h, np.tanh(c)], axis=1))
+    targets, fit = [], net.M["B"].fit
+
+    def recording(target):
+        targets.append(to_numpy(target))
+        return fit(target)
+    net.M["B"].fit = recording
+    net.step(x, y_step, y_tick)
+    assert len(targets) == J - 1                         # one bootstrapped target at each tick after the first
+    assert all(np.all(np.linalg.norm(t, axis=1) <= 0.01 * (1 + 1e-5)) for t in targets)
 
 
-def test_the_multinet_figures_quick(tmp_path):
-    from minidni.plots.figures import multinet_figures
+def test_the_multinet_figures_quick_are_drawn_again_from_their_runs_file_without_training(tmp_path):
+    from minidni.plots.multinet import multinet_figures
     paths, numbers = multinet_figures(str(tmp_path), quick=True)
-    assert sorted(p.rsplit("/", 1)[-1] for p in paths) == ["multinet.md", "multinet_curves.png", "multinet_timeline.png"]
-    assert {n["method"] for n in numbers} == {"locked", "truncated", "dni"}
-    assert "| dni |" in (tmp_path / "multinet.md").read_text()
+    assert sorted(p.rsplit("/", 1)[-1] for p in paths) == ["multinet.md", "multinet_cosine.png", "multinet_curves.png",
+                                                           "multinet_runs.jsonl", "multinet_timeline.png"]
+    assert {n["method"] for n in numbers["runs"]} == {"locked", "truncated", "dni", "oracle"}
+    text = (tmp_path / "multinet.md").read_text()
+    assert "| oracle |" in text and "(chosen)" in text and "python -m minidni figures --only multinet" in text
+    again, _ = multinet_figures(str(tmp_path), quick=True)        # every run is in the file now
+    assert (tmp_path / "multinet.md").read_text() == text
+    read = run_multinet_grid(quick=True, log=RunLog(tmp_path / "multinet_runs.jsonl"), train=False)
+    assert multinet_markdown(read) == text
+    with pytest.raises(DataFileError, match="lacks the run dni seed 0"):
+        run_multinet_grid(quick=True, log=RunLog(tmp_path / "empty.jsonl"), train=False)

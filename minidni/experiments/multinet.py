@@ -8,12 +8,13 @@ A reads the images of `digits` (each flattened): the embedded 8x8 digits, mnist5
 The pools are the data set's own splits (minidni.data.load_dataset), as for Table 1: streams
 for training drawn from the training images, the curves and any choice of settings from the
 validation images, and the test images read once, at the end. A result (`multinet --json`):
-    {"method", "seed", "K", "ticks", "digits", "segments", "seconds", "a_updates", "valid_error_a",
-     "valid_error_b", "best_valid_error_b", "test_error_a", "test_error_b",
-     "seconds_to_target", "config",
-     "history": [{"segment", "steps", "a_updates", "seconds", "valid_error_a", "valid_error_b"}],
+    {"method", "seed", "K", "ticks", "digits", "segments", "seconds", "a_updates", "b_updates",
+     "valid_error_a", "valid_error_b", "best_valid_error_b", "test_error_a", "test_error_b",
+     "seconds_to_target", "a_updates_to_target", "b_updates_to_target", "segment_to_target", "config",
+     "history": [{"segment", "steps", "a_updates", "b_updates", "seconds", "valid_error_a", "valid_error_b"}],
      "diagnostics": [{"segment", "cuts": TwoNetworks.future_gradient_quality, "cosine_a", "cosine_b"}]}
-errors in %, seconds of training only, "steps" the image steps seen per stream; "diagnostics"
+errors in %, seconds of training only, "steps" the image steps seen per stream, "*_to_target" at
+the first record where B's validation error is at most the target (None: never); "diagnostics"
 with diagnose_every > 0, for dni and oracle (the methods that inject a future gradient).
 """
 import dataclasses
@@ -33,6 +34,7 @@ from .feedforward import mean_std_text
 from .runlog import run_all, run_key
 
 from ..train.multinet import METHODS, TwoNetworks
+from ..train.tbptt import SG_INPUTS
 VALID_STREAMS = 512
 DIGITS = ("digits", "mnist5k", "mnist")
 COMPARED = ("locked", "truncated", "dni")              # --compare's methods where none is given
@@ -57,6 +59,10 @@ class MultinetConfig:
     lr: float = option(3e-3, "Adam learning rate of A and B")
     sg_lr: float = option(1e-4, "dni: Adam learning rate of the synthetic-gradient models")
     sg_scale: float = option(1.0, "dni: multiply g_hat where it is used")
+    sg_input: str = option("state", "dni: what M reads: state ((h, c) as they are) or bounded ((h, tanh c), "
+                                    "a remedy of §3.1)", choices=SG_INPUTS)
+    target_clip: float = option(0.0, "dni: scale each sequence's target for M down to at most this norm "
+                                      "(a remedy of §3.1; 0: never)")
     seed: int = option(0, "seeds weights and streams (the image split is fixed)")
     eval_every: Optional[int] = option(None, "segments between validation records", default_text="40 records")
     target: float = option(25.0, "B's validation error (%) whose first crossing is timed")
@@ -73,7 +79,7 @@ class MultinetConfig:
                        "eval_every")
         check_at_least(self, 0, "seed", "diagnose_every")
         check_positive(self, "lr", "target")
-        check_positive(self, "sg_lr", "sg_scale", zero_ok=True)
+        check_positive(self, "sg_lr", "sg_scale", "target_clip", zero_ok=True)
         check_fits(self, lambda config: multinet(config, VALID_STREAMS))
         return self
 
@@ -123,7 +129,8 @@ def streams_and_system(config, pools, rng):
     streams = {k: DigitStreams(*v, K=config.K, ticks=config.ticks, span=config.span) for k, v in pools.items()}
     system = TwoNetworks(pools["train"][0].shape[1], 10, streams["train"].n_counts, config.K, config.method,
                          config.hidden_a, config.hidden_b, config.message, lr=config.lr, sg_lr=config.sg_lr,
-                         sg_scale=config.sg_scale, rng=rng)
+                         sg_scale=config.sg_scale, sg_input=config.sg_input, target_clip=config.target_clip,
+                         rng=rng)
     return streams, system
 
 
@@ -164,17 +171,19 @@ def run_multinet(config, progress=None, pools=None):
             guard.take()
             err_a, err_b = errors(valid)
             history.append({"segment": segment, "steps": segment * streams["train"].steps,
-                            "a_updates": segment * (1 if config.method == "locked" else config.ticks),
+                            "a_updates": system.updates["A"], "b_updates": system.updates["B"],
                             "seconds": seconds, "valid_error_a": err_a, "valid_error_b": err_b})
             if progress is not None:
                 progress(history[-1])
     test_a, test_b = errors(test)                            # read once, at the end
-    reached = next((h["seconds"] for h in history if h["valid_error_b"] <= config.target), None)
+    reached = next((h for h in history if h["valid_error_b"] <= config.target), {})
     return {"method": config.method, "seed": config.seed, "K": config.K, "ticks": config.ticks,
             "digits": config.digits, "segments": segments, "seconds": seconds, "a_updates": history[-1]["a_updates"],
+            "b_updates": history[-1]["b_updates"],
             "valid_error_a": history[-1]["valid_error_a"], "valid_error_b": history[-1]["valid_error_b"],
             "best_valid_error_b": min(h["valid_error_b"] for h in history),
-            "test_error_a": test_a, "test_error_b": test_b, "seconds_to_target": reached,
+            "test_error_a": test_a, "test_error_b": test_b,
+            **{f"{key}_to_target": reached.get(key) for key in ("seconds", "a_updates", "b_updates", "segment")},
             "config": dataclasses.asdict(config), "history": history,
             **({"diagnostics": diagnostics} if diagnostics else {})}
 

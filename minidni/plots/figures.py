@@ -10,7 +10,7 @@ training steps (minidni.trace), the paper's schematics from a trainer's own modu
 The numbers the feed-forward figures show go to summary_<group>.json. The groups that train
 grids (results, mnist5k, rnn, multinet) keep each run in OUT/<group>_runs.jsonl as it finishes:
 after Ctrl-C or a crash the same command takes those runs from there and trains only the rest;
-the file is removed once the group's runs are all in.
+the file is removed once the group's runs are all in (multinet's stays: its figures are drawn from it).
 """
 import contextlib
 import gzip
@@ -24,9 +24,8 @@ from threadpoolctl import threadpool_limits
 from ..data import load_dataset
 from ..errors import UserError
 from ..experiments import RNNCompareConfig, RNNConfig
+from ..experiments.deep_gap import DeepGapConfig, markdown as gap_markdown, run_deep_gap
 from ..experiments.locking import lock_summary, record_steps, traced_trainer
-from ..experiments.multinet import (MultinetCompareConfig, describe as describe_multinet, digit_pools, multinet_table,
-                                    run_multinet_compare, streams_and_system)
 from ..experiments.recurrent import describe as describe_rnn, run_copy, run_rnn_compare
 from ..experiments.recurrent_report import load_runs
 from ..experiments.runlog import RunLog
@@ -34,8 +33,9 @@ from ..experiments.table1 import COLUMNS, LABELS, Table1Config, gaps, markdown, 
 from ..parallel.mpi import launch
 from ..train import fit
 from . import DEFAULT_GROUPS, GROUPS
+from .deep_gap import plot_deep_gap
 from .diagrams import diagram_figures
-from .multinet import plot_multinet_curves
+from .multinet import multinet_figures
 from .parallel import plot_rank_timeline, plot_scaling, scaling_panels
 from .recurrent import draw_figures, plot_future_cosine
 from .style import METHOD_LABELS
@@ -183,6 +183,22 @@ def draw_table1(out, out_dir, s):
     return paths, numbers
 
 
+def mnist_gap_figures(out_dir, quick=False, jobs=1):
+    """The deep DNI gap (experiments.deep_gap): mnist_gap.md, mnist_gap.png, mnist_gap_runs.json.gz.
+    Quick: the 8x8 digits, one depth, two learning rates, one seed, an epoch (two for the long runs)."""
+    config = DeepGapConfig(**(dict(dataset="digits", depths=[3], sg_lrs=[1e-4, 1e-3], seeds=[0], epochs=1,
+                                   long_depth=3, long_epochs=2) if quick else {}))
+    with group_log(out_dir, "mnist_gap") as log:
+        out = run_deep_gap(config, lambda r: _log(_describe_cell(r)), jobs, log)
+    paths = [os.path.join(out_dir, f"mnist_gap{end}") for end in ("_runs.json.gz", ".md", ".png")]
+    with gzip.open(paths[0], "wt") as f:
+        json.dump(out, f)
+    with open(paths[1], "w") as f:
+        f.write(gap_markdown(out))
+    plot_deep_gap(out["long_runs"], paths[2])
+    return paths, {"chosen": out["chosen"]}
+
+
 def _describe_cell(r):
     """One log line per finished run."""
     if "diverged" in r:
@@ -244,39 +260,6 @@ def parallel_figures(out_dir, quick=False):
     return [timeline, plot_scaling(panels, os.path.join(out_dir, "parallel_scaling.png"))], numbers
 
 
-def multinet_figures(out_dir, quick=False):
-    """The two-timescale system: every method x seeds 0, 1, 2 (validation curves, the table) and a
-    timeline of one traced segment of locked and DNI training (who waits for whom)."""
-    config = MultinetCompareConfig(seed=[0] if quick else None, quick=quick)
-    with threadpool_limits(1):                       # small LSTMs: one BLAS thread is faster
-        with group_log(out_dir, "multinet") as log:
-            results = run_multinet_compare(config, lambda r: _log(describe_multinet(r)), log)
-        pools, traces = digit_pools(), {}
-        for method in ("locked", "dni"):
-            one = next(c for c in config.configs() if c.method == method)
-            streams, system = streams_and_system(one, pools, np.random.default_rng(0))
-            streams, rng = streams["train"], np.random.default_rng(0)
-            for _ in range(5):                        # warm up untraced: first calls allocate
-                system.trace.enabled = False
-                system.step(*streams.batch(config.batch_size, rng))
-            system.trace.enabled = True
-            system.trace.clear()
-            system.step(*streams.batch(config.batch_size, rng))
-            traces[method] = system.trace
-    paths = [plot_multinet_curves(results, os.path.join(out_dir, "multinet_curves.png"))]
-    titles = {"locked": f"locked: A and B update once, after B's backward through all {config.ticks} ticks",
-              "dni": "DNI: at every tick A updates at once, with B's synthetic gradient for the ticks to come"}
-    paths.append(plot_timelines(traces, os.path.join(out_dir, "multinet_timeline.png"), titles, 4.6,
-                                legend=("dni",), module_names=["network A", "network B"]))
-    paths.append(os.path.join(out_dir, "multinet.md"))
-    with open(paths[-1], "w") as f:
-        f.write(multinet_table(results))
-    numbers = [{k: r[k] for k in ("method", "seed", "valid_error_a", "valid_error_b", "best_valid_error_b",
-                                  "test_error_a", "test_error_b", "seconds_to_target", "seconds", "a_updates")}
-               for r in results]
-    return paths, numbers
-
-
 def rnn_figures_from_json(paths, out_dir):
     """The recurrent figures from saved `rnn TASK --compare` results (copy.json, charlm.json, ...,
     or figures/rnn_runs.json.gz, every run behind figures/rnn.md) and single runs (`rnn TASK
@@ -310,6 +293,7 @@ def make_figures(out_dir="figures", quick=False, only=None, jobs=1):
                     "results": lambda: table1_figures(out_dir, "digits", s, quick, jobs),
                     "mnist5k": lambda: table1_figures(out_dir, "mnist5k", s, quick, jobs),
                     "mnist": lambda: table1_figures(out_dir, "mnist", s, quick, jobs),
+                    "mnist_gap": lambda: mnist_gap_figures(out_dir, quick, jobs),
                     "parallel": lambda: parallel_figures(out_dir, quick),
                     "multinet": lambda: multinet_figures(out_dir, quick)}
     plain = {"diagrams": lambda: diagram_figures(out_dir), "rnn": lambda: rnn_figures(out_dir, quick)}
@@ -323,7 +307,7 @@ def make_figures(out_dir="figures", quick=False, only=None, jobs=1):
             paths.append(os.path.join(out_dir, f"summary_{group}.json"))
             with open(paths[-1], "w") as f:
                 settings = {"parallel": PARALLEL_QUICK if quick else PARALLEL_FULL,
-                            "multinet": "MultinetCompareConfig() defaults"}.get(group, s)
+                            "multinet": f"experiments.multinet_report.{'QUICK' if quick else 'FULL'}"}.get(group, s)
                 json.dump({"quick": quick, "settings": settings, group: numbers}, f, indent=1)
         else:
             paths += plain[group]()

@@ -25,8 +25,15 @@ update and what it knows of B's error then:
                perfect M would buy. It costs about J/2 extra passes a segment, so its seconds
                are not comparable.
 
+The locked method is the paper's baseline: A's parameters change only when B's gradient of
+the whole segment arrives, after B's backward through all J ticks (J ticks of waiting), while
+truncated, dni and oracle update A (and B) at every tick. `updates` counts them: per segment,
+1 each locked, J each otherwise.
+
 Losses: the sum over steps (ticks) of the batch mean cross-entropy; the synthetic models
-predict per-sequence gradients (times N), as in minidni.train.tbptt.
+predict per-sequence gradients (times N), as in minidni.train.tbptt. Not the paper's, off by
+default, the remedies that steadied §3.1's M (minidni.train.tbptt): sg_input="bounded" (M reads
+(h, tanh c)) and target_clip > 0 (each sequence's target for M scaled to norm <= target_clip).
 """
 import copy
 
@@ -39,7 +46,7 @@ from ..nn.recurrent import LSTM, join_state, split_state
 from ..optim import make_optimizer
 from ..synthetic import Regressor, gradient_agreement, make_synthetic_model
 from ..trace import Trace
-from .tbptt import SequenceCrossEntropy
+from .tbptt import SG_INPUTS, TBPTT, SequenceCrossEntropy
 
 METHODS = ("locked", "truncated", "dni", "oracle")
 
@@ -82,11 +89,15 @@ class TwoNetworks:
     future_gradient_quality(x, y_step, y_tick) measures what is injected at the cuts against the truth."""
 
     def __init__(self, n_in, n_classes, n_counts, K, method="dni", hidden_a=64, hidden_b=32, message=16,
-                 optimizer="adam", lr=3e-3, sg_lr=1e-4, sg_scale=1.0, rng=None, trace=None):
+                 optimizer="adam", lr=3e-3, sg_lr=1e-4, sg_scale=1.0, sg_input="state", target_clip=0.0,
+                 rng=None, trace=None):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
+        if sg_input not in SG_INPUTS:
+            raise ValueError(f"unknown sg_input {sg_input!r}: choose from {', '.join(SG_INPUTS)}")
         rng = rng if rng is not None else np.random.default_rng(0)
         self.K, self.method, self.sg_scale = K, method, sg_scale
+        self.sg_input, self.target_clip = sg_input, target_clip
         self.A = Network(n_in, hidden_a, {"cls": n_classes, "message": message}, rng)
         self.B = Network(message, hidden_b, {"count": n_counts}, rng)
         self.opt_a, self.opt_b = make_optimizer(optimizer, self.A, lr), make_optimizer(optimizer, self.B, lr)
@@ -97,6 +108,18 @@ class TwoNetworks:
         self.loss_a, self.loss_b = SequenceCrossEntropy(), SequenceCrossEntropy()
         self.trace = trace if trace is not None else Trace()
         self.t = 0                   # ticks trained
+        self.updates = {"A": 0, "B": 0}
+
+    # What M reads of a state and its clipped target: tbptt's, so §3.1 and §3.3 share one definition.
+    m_input = TBPTT.m_input
+    _clipped = TBPTT._clipped
+
+    def update(self, step):
+        """Both optimisers step (A first, as B's gradient reached it last), each traced and counted."""
+        for net, opt in (("A", self.opt_a), ("B", self.opt_b)):
+            with self.trace.event(net, "update", step):
+                opt.step()
+            self.updates[net] += 1
 
     def step(self, x, y_step, y_tick):
         """Train on one segment: x (J K, N, D), y_step (J K, N), y_tick (J, N). Returns the summed loss."""
@@ -128,10 +151,7 @@ class TwoNetworks:
         self.t += 1
         loss, out_a, _, _ = self.forward(x, y_step, y_tick, step=self.t)
         self.backward(out_a, step=self.t)                    # B through all J ticks, then A through all J K steps
-        with self.trace.event("A", "update", self.t):        # the update lock: A waited for all of it
-            self.opt_a.step()
-        with self.trace.event("B", "update", self.t):
-            self.opt_b.step()
+        self.update(self.t)                                  # the update lock: A waited for all of it
         return loss
 
     def decoupled(self, x, y_step, y_tick):
@@ -160,16 +180,12 @@ class TwoNetworks:
                 d_message = array_module(dm).zeros_like(out_a["message"])
                 d_message[-1] = dm[0]
                 _, d_start_a = self.A.backward({"cls": self.loss_a.backward(), "message": d_message}, g_a)
-            with trace.event("A", "update", self.t):
-                self.opt_a.step()
-            with trace.event("B", "update", self.t):
-                self.opt_b.step()
+            self.update(self.t)
             if j > 0 and self.M:                      # bootstrapped targets at this tick's start
                 with trace.event("B", "sg_update", self.t):
-                    self.M["A"].predict(join_state(state_a))
-                    self.M["A"].fit(n * join_state(d_start_a))
-                    self.M["B"].predict(join_state(state_b))
-                    self.M["B"].fit(n * join_state(d_start_b))
+                    for net, start, d_start in (("A", state_a, d_start_a), ("B", state_b, d_start_b)):
+                        self.M[net].predict(self.m_input(start))
+                        self.M[net].fit(self._clipped(n * join_state(d_start)))
             state_a, state_b = end_a, end_b                          # values only: the cut
             total = total + loss_a + loss_b
         return total
@@ -182,8 +198,8 @@ class TwoNetworks:
             return self.true_future(x, y_step, y_tick)
         if not self.M:
             return None
-        return lambda j, end_a, end_b: (self.sg_scale * self.M["A"].predict(join_state(end_a)),
-                                        self.sg_scale * self.M["B"].predict(join_state(end_b)))
+        return lambda j, end_a, end_b: (self.sg_scale * self.M["A"].predict(self.m_input(end_a)),
+                                        self.sg_scale * self.M["B"].predict(self.m_input(end_b)))
 
     def true_future(self, x, y_step, y_tick):
         """future(j, end_a, end_b) -> (delta_A, delta_B): N times the locked gradient of the segment's ticks
