@@ -2,6 +2,7 @@
 
     python -m minidni course release student_release/
     python -m minidni course grade submissions/ --out grades.csv
+    python -m minidni course site site/
 
 `release` writes the student notebooks (no solutions, no hidden tests) and the checker's
 data file to DIR; the instructor's nbgrader course (sources with solutions and hidden
@@ -14,7 +15,7 @@ from .common import Parser, add_command
 
 
 def register(subparsers):
-    """Add `course release` and `course grade` to the subcommands."""
+    """Add `course release`, `course grade` and `course site` to the subcommands."""
     p = add_command(subparsers, "course", "release the tutorials to students; grade submissions with nbgrader",
                     __doc__)
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
@@ -28,8 +29,11 @@ def register(subparsers):
     for action in (r, g):
         action.add_argument("--course", default="minidni_course",
                             help="the instructor's nbgrader course directory (keep it from students)")
+    s = add_command(actions, "site", "build the course site (static HTML, works offline) into DIR", __doc__)
+    s.add_argument("dir", metavar="DIR")
     r.set_defaults(func=release_main)
     g.set_defaults(func=grade_main)
+    s.set_defaults(func=site_main)
 
 
 def release_main(args):
@@ -48,4 +52,12 @@ def grade_main(args):
     for path in write_grades(grade_class(args.submissions, args.course), args.out):
         print(path)
     print(args.out)
+    return 0
+
+
+def site_main(args):
+    """Build the course site into args.dir; print its home page. Returns 0."""
+    # lazy: Sphinx and nbgrader (optional extras) take seconds to import; the other commands need none
+    from ..course.site import build
+    print(build(args.dir))
     return 0
