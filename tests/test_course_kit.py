@@ -1,6 +1,9 @@
 """The class kit: `course release` hands students notebooks without answers, and `course grade`
 scores what four students hand in with nbgrader, exercise by exercise, with the hints as feedback."""
 import csv
+import functools
+import importlib
+import importlib.util
 import inspect
 import os
 import re
@@ -14,8 +17,9 @@ pytest.importorskip("nbgrader")
 
 from minidni.course import solutions                             # noqa: E402 (after the skip)
 from minidni.course.questions import QUESTIONS                   # noqa: E402
-from minidni.course.checker import EXPECTED_FILE                 # noqa: E402
+from minidni.course.checker import CHECKS, EXPECTED_FILE         # noqa: E402
 from minidni.course.release import exercise_name, reference_body  # noqa: E402
+from minidni.course.student_package import LIBRARY_ANSWERS         # noqa: E402
 
 GRADED = ("01_layers_by_hand", "09_write_dni_step")
 STUB = re.compile(r"^ *# YOUR CODE HERE\n *raise NotImplementedError\(\)", re.M)
@@ -93,37 +97,105 @@ def test_four_students_get_exactly_the_scores_their_answers_earn(released, tmp_p
     assert "not done yet: relu_backward" in blank and "not done yet: q_what_dni_changes" in blank
 
 
-# 09 lists its trainer's modules with the loop that dni_step also needs: a loop header, no answer.
-SHOWN_IN_THE_TEXT = {"for i, f in enumerate(trainer.modules, start=1):"}
+# Loop headers that say nothing of an answer: 09 lists its trainer's modules with the loop that
+# dni_step also needs; the package's recurrent layers step through time as window_backward does.
+LOOP_HEADERS = {"for i, f in enumerate(trainer.modules, start=1):", "for t in range(T):"}
 
 
 def solution_lines():
     """Every line of every reference solution's body, its comment cut, but for lines too short to mean
-    anything (a bare `return loss`, `else:`) and SHOWN_IN_THE_TEXT."""
+    anything (a bare `return loss`, `else:`) and LOOP_HEADERS."""
     lines = set()
     for name, fn in inspect.getmembers(solutions, inspect.isfunction):
         for line in reference_body(name).splitlines():
             code = line.split("#")[0].strip()
             if len(code) >= 12 and not re.fullmatch(r"return [\w, ]+", code):
                 lines.add(code)
-    return lines - SHOWN_IN_THE_TEXT
+    return lines - LOOP_HEADERS
 
 
-def test_no_line_of_any_solution_is_in_the_release(released):
-    files = sorted((released / "release").iterdir())
-    assert {p.suffix for p in files} == {".ipynb", ".json"} and (released / "release" / EXPECTED_FILE).exists()
-    assert len(files) == 10                                      # nine notebooks and the data file
+def library_text(package):
+    """The source of the student package's modules that hold LIBRARY_ANSWERS, which it ships on purpose."""
+    modules = {answer.split(":")[0] for answer in LIBRARY_ANSWERS.values()}
+    return "\n".join((package / (module.replace(".", "/") + ".py")).read_text() for module in sorted(modules))
+
+
+def test_no_line_of_any_solution_is_in_the_release_nor_the_student_package_but_the_library_answers(released):
+    out = released / "release"
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert len(list(out.glob("*.ipynb"))) == 9 and (out / EXPECTED_FILE).exists()
+    assert (out / "package" / "minidni" / "course" / "solutions.py") in files
     lines = solution_lines()
     assert len(lines) > 50
+    shipped = library_text(out / "package")
     for path in files:
-        text = path.read_bytes()
         if path.suffix == ".ipynb":
             text = {line.split("#")[0].strip() for cell in nbformat.read(path, as_version=4).cells
                     for line in cell.source.splitlines()}
             leaked = lines & text
         else:
+            text = path.read_bytes()
             leaked = {line for line in lines if line.encode() in text}
-        assert not leaked, (path.name, leaked)
+        leaked = {line for line in leaked if line not in shipped}
+        assert not leaked, f"{path.relative_to(out)} holds a line of a reference solution: {sorted(leaked)}"
+
+
+def test_every_library_answer_is_named_by_its_module_and_qualified_name():
+    assert set(LIBRARY_ANSWERS) <= set(CHECKS)
+    for exercise, answer in LIBRARY_ANSWERS.items():
+        module, qualname = answer.split(":")
+        assert functools.reduce(getattr, qualname.split("."), importlib.import_module(module)), exercise
+
+
+def test_the_student_packages_solutions_hold_no_answer_and_raise(released):
+    path = released / "release" / "package" / "minidni" / "course" / "solutions.py"
+    spec = importlib.util.spec_from_file_location("student_solutions", path)
+    stubs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stubs)
+    assert stubs.CONCEPT_ANSWERS == {} and stubs.CONCEPT_WHY == {}
+    for name, fn in inspect.getmembers(solutions, inspect.isfunction):
+        stub = getattr(stubs, name)
+        assert inspect.signature(stub) == inspect.signature(fn) and stub.__doc__ == fn.__doc__
+        with pytest.raises(NotImplementedError, match="withheld in the student release"):
+            stub(*inspect.signature(fn).parameters)
+    assert (released / "release" / "package" / "setup.cfg").exists()
+    assert (released / "release" / "package" / "pyproject.toml").exists()
+
+
+# A notebook's cell, answered, run where the student runs it: the student package first on the path.
+STUDENT_CELL = """
+import pathlib, re
+import minidni
+from minidni.course import ExerciseError, check
+assert pathlib.Path(minidni.__file__).resolve().is_relative_to(pathlib.Path("package").resolve()), minidni.__file__
+{cell}
+"""
+
+
+def run_in_the_release(released, cell):
+    """Run STUDENT_CELL with `cell` in DIR with PYTHONPATH=DIR/package: (exit status, output)."""
+    out = released / "release"
+    env = {**os.environ, "PYTHONPATH": str(out / "package")}
+    env.pop("MINIDNI_COURSE_EXPECTED", None)                         # the data file beside the notebooks
+    done = subprocess.run([sys.executable, "-c", STUDENT_CELL.format(cell=cell)], cwd=out, env=env,
+                          capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout + done.stderr
+
+
+def relu_cells(released, bodies):
+    """The cell of the released 01 that defines relu_backward, answered with `bodies`, and the cell that checks it."""
+    cells = answered(released / "release" / "01_layers_by_hand.ipynb", bodies).cells
+    return "\n".join(c.source for c in cells if c.source.startswith(("def relu_backward(", "relu_backward = check(")))
+
+
+def test_a_students_check_runs_on_the_student_package_without_the_solutions(released):
+    right = relu_cells(released, RIGHT) + "\nassert relu_backward.__module__ == '__main__'"     # yours, handed back
+    status, output = run_in_the_release(released, right)
+    assert status == 0 and "correct: relu_backward" in output, output
+    status, output = run_in_the_release(released, relu_cells(released, STUDENTS["mistakes"]))
+    assert status != 0 and MISTAKES["relu_backward"][1] in output, output
+    status, output = run_in_the_release(released, relu_cells(released, {}))
+    assert status != 0 and "NotDoneYet: relu_backward" in output, output
 
 
 def test_the_course_directory_keeps_the_solutions_and_hidden_tests(released):

@@ -4,9 +4,10 @@
     python -m minidni course grade submissions/ --out grades.csv
     python -m minidni course site site/
 
-`release` writes the student notebooks (no solutions, no hidden tests) and the checker's
-data file to DIR; the instructor's nbgrader course (sources with solutions and hidden
-tests, gradebook) stays in --course. `grade` reads SUBMISSIONS/<student>/<notebook>.ipynb,
+`release` writes the student notebooks (no solutions, no hidden tests), the checker's
+data file, the committed runs they quote (DIR/figures) and the package students install
+(DIR/package, its solutions withheld) to DIR; the instructor's nbgrader course (sources
+with solutions and hidden tests, gradebook) stays in --course. `grade` reads SUBMISSIONS/<student>/<notebook>.ipynb,
 autogrades it in --course and writes the CSV (student,notebook,exercise,score,max_score)
 and feedback/<student>.md beside it. Needs nbgrader: pip install minidni[course].
 """
@@ -20,7 +21,7 @@ def register(subparsers):
                     __doc__)
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
     actions.required = True
-    r = add_command(actions, "release", "write the student notebooks and their data file to DIR", __doc__)
+    r = add_command(actions, "release", "write the student notebooks, their data file and the student package to DIR", __doc__)
     r.add_argument("dir", metavar="DIR")
     g = add_command(actions, "grade", "autograde SUBMISSIONS/<student>/<notebook>.ipynb", __doc__)
     g.add_argument("submissions", metavar="SUBMISSIONS")

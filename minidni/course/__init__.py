@@ -19,8 +19,10 @@ In a notebook:
 | checker   | check(), show_solution(), ExerciseError, the comparisons, CHECKS       |
 | files     | committed(name): the committed full runs a notebook quotes, wherever it runs |
 
-The checker computes each expected output by running the reference solution on the
-same inputs, so it needs minidni.course.solutions.
+In the repository the checker computes each expected output by running the reference
+solution on the same inputs (minidni.course.solutions). In a student release it reads them
+from the release's data file instead, and the package students install (`course release`
+writes it to DIR/package, minidni.course.student_package) holds no solution.
 """
 from .checker import CHECKS, ExerciseError, check, show_solution
 from .files import committed

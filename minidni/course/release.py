@@ -12,8 +12,14 @@ that asks a concept question (`q_name = None`, minidni.course.questions) stays a
 edits it, followed by such a test cell; it holds no answer, and its check needs none. nbgrader's generate_assignment strips both
 into course/release/; `release` copies those notebooks to the student's folder with
 EXPECTED_FILE, the data of the checker's student mode (each case's inputs, expected
-outputs and the wrong answers the hints name; no solution), and the committed full runs its
-notebooks quote (minidni.course.files) in DIR/figures.
+outputs and the wrong answers the hints name; no solution), the committed full runs its
+notebooks quote (minidni.course.files) in DIR/figures, and DIR/package, the minidni that
+students install (`python -m pip install DIR/package`; minidni.course.student_package): the
+library whole, but course/solutions.py reduced to stubs that raise NotImplementedError and
+the concept questions' answers left out. Withheld: every reference solution, the source
+notebooks' solution cells and hidden tests. Not withheld: the library code that some exercises
+ask for (a layer's backward, DNI.step: student_package.LIBRARY_ANSWERS), which the later
+notebooks train with.
 
 grade_class copies SUBMISSIONS/<student>/<nb>.ipynb into course/submitted/, runs nbgrader's
 autograde (which restores the hidden tests and executes each notebook) and returns one row
@@ -32,7 +38,7 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config import Config
 
 from ..errors import UserError
-from . import datafile, solutions
+from . import datafile, solutions, student_package
 from .checker import CHECKS, EXPECTED_ENV, EXPECTED_FILE, reference_cases
 from .files import REPOSITORY_FIGURES, named_files
 from .questions import QUESTIONS
@@ -121,7 +127,8 @@ def build_course(course, notebooks):
 
 def release(out, course, notebooks):
     """build_course, then copy the student notebooks, EXPECTED_FILE and the committed runs they quote
-    (out/figures/) to `out`. Returns their paths."""
+    (out/figures/) to `out`, and write the student package to out/package. Returns their paths (the
+    package's folder as one)."""
     build_course(course, notebooks)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -131,7 +138,8 @@ def release(out, course, notebooks):
     if quoted:
         (out / "figures").mkdir(exist_ok=True)
     copied += [Path(shutil.copy(REPOSITORY_FIGURES / name, out / "figures" / name)) for name in quoted]
-    return copied + [Path(shutil.copy(Path(course) / EXPECTED_FILE, out / EXPECTED_FILE))]
+    return copied + [Path(shutil.copy(Path(course) / EXPECTED_FILE, out / EXPECTED_FILE)),
+                     student_package.build(out / "package")]
 
 
 def grade_class(submissions, course):
