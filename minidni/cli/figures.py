@@ -7,9 +7,10 @@
     python -m minidni figures --only rnn --rnn-json runs/rnn/copy.json runs/rnn/repeat-copy.json runs/rnn/charlm.json
 
 figures/README.md gives each figure's caption, settings and numbers. The groups that train grids
-(results, mnist5k, rnn, multinet) keep each run in OUT/<group>_runs.jsonl as it finishes: after
-Ctrl-C the same command takes those runs from there and trains only the rest. The file goes
-once its group is done; delete it to train an interrupted group afresh.
+(results, mnist5k, mnist, mnist_gap, rnn, multinet) keep each run in OUT/<group>_runs.jsonl as it
+finishes: after Ctrl-C the same command takes those runs from there and trains only the rest.
+The file goes once its group is done (multinet's stays: it is the committed record its figures
+are drawn from); delete it to train an interrupted group afresh.
 """
 import glob
 import os
@@ -25,7 +26,8 @@ def register(subparsers):
     p.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, not the paper's numbers")
     p.add_argument("--out", default="figures", help="output directory")
     p.add_argument("--only", nargs="+", choices=GROUPS, metavar="GROUP",
-                   help=f"only these groups: {', '.join(GROUPS)} (default: all but mnist, the full-MNIST table; "
+                   help=f"only these groups: {', '.join(GROUPS)} (default: all but mnist and mnist_gap, hours "
+                        "on the full MNIST; "
                         "the full rnn group takes about 4 hours here, see --rnn-json)")
     p.add_argument("--rnn-json", nargs="+", metavar="PATH",
                    help="draw the rnn group from these `rnn TASK --compare` results instead of running it")

@@ -64,10 +64,12 @@ def run_deep_gap(config, progress=None, jobs=1, log=None):
     data = load_dataset(config.dataset, flat=True)
     epoch = -(-len(data.x_train) // 64)                       # updates an epoch: batches of 64
 
-    def runs(cells, part):
-        return run_logged(cells, [{"part": part}] * len(cells), data, progress, jobs, log)
+    def runs(cells):
+        """run_logged with no role: a run's config is its key, so a search run the per-depth runs repeat
+        (seed 0 at the chosen rate) is trained once."""
+        return run_logged(cells, [{}] * len(cells), data, progress, jobs, log)
     search = runs([(None, cell(config, "dni", d, config.search_seed, config.epochs, v))
-                   for d in config.depths for v in config.sg_lrs], "search")
+                   for d in config.depths for v in config.sg_lrs])
     chosen = {str(d): min((r for r in search if r["layers"] == d),
                           key=lambda r: r["best_valid_error"])["config"]["sg_lr"] for d in config.depths}
     per_depth = [(None, cell(config, "backprop", d, s, config.epochs)) for d in config.depths for s in config.seeds]
@@ -78,7 +80,7 @@ def run_deep_gap(config, progress=None, jobs=1, log=None):
     long += [(None, cell(config, "dni", d, s, config.long_epochs, chosen.get(str(d), TABLE1_SG_LR), epoch))
              for s in config.seeds]
     return {"settings": dataclasses.asdict(config), "updates_per_epoch": epoch, "search": search, "chosen": chosen,
-            "depth_runs": runs(per_depth, "depth"), "long_runs": runs(long, "long")}
+            "depth_runs": runs(per_depth), "long_runs": runs(long)}
 
 
 def _label(r):
