@@ -86,7 +86,8 @@ def test_no_page_loads_anything_from_outside_the_site(site):
         parser.feed(page.read_text(encoding="utf-8"))
         found += [f"{page.relative_to(site)}: {url}" for url in parser.urls if outside(url)]
     for sheet in site.rglob("*.css"):
-        found += [f"{sheet.relative_to(site)}: {url}" for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", sheet.read_text())
+        urls = re.findall(r"url\(\s*['\"]?([^'\")]+)", sheet.read_text())
+        found += [f"{sheet.relative_to(site)}: {url}" for url in urls
                   if outside(url) and not url.startswith("data:")]
     assert found == []
 
@@ -135,14 +136,18 @@ def browser():
         chromium.close()
 
 
-def visit(context, url):
-    """Load `url`; return (page, problems): console errors, failed or outside requests, HTTP errors."""
+def visit(context, url, redirect=False):
+    """Load `url` (redirect: a page that sends the browser on, whose landing page is then checked);
+    return (page, problems): console errors, failed or outside requests, HTTP errors."""
     page, problems = context.new_page(), []
     page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
     page.on("pageerror", lambda e: problems.append(f"script error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} ({r.failure})"))
     page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
     page.goto(url, wait_until="load")
+    if redirect:                                    # DIR/index.html: wait until it has landed
+        page.wait_for_url(lambda now: now != url)
+        page.wait_for_load_state("load")
     return page, problems
 
 
@@ -179,7 +184,7 @@ def test_every_page_loads_in_chromium_with_its_images_and_maths(site, server, br
     problems, typeset = [], {}
     for path in pages(site):
         name = path.relative_to(site).as_posix()
-        page, found = visit(context, server + name)
+        page, found = visit(context, server + name, 'http-equiv="refresh"' in path.read_text(encoding="utf-8"))
         if page.locator("span.math, div.math").count():
             if not typeset_within(page, seconds=30):
                 found.append("MathJax did not typeset the page within 30 s")

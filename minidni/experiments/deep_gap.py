@@ -126,7 +126,8 @@ def markdown(out):
     marks = sorted({1, 5, 10, 20, len(epochs)} & set(epochs.tolist()))
     lines += ["", f"## 2. {s['long_epochs'] / s['epochs']:g} times the updates: {s['long_depth']} layers, "
               f"{s['long_epochs']} epochs "
-              f"({out['updates_per_epoch']} updates an epoch), DNI with M's lr {chosen.get(str(s['long_depth']), TABLE1_SG_LR):g}", "",
+              f"({out['updates_per_epoch']} updates an epoch), DNI with M's lr "
+              f"{chosen.get(str(s['long_depth']), TABLE1_SG_LR):g}", "",
               "DNI's validation error minus backprop's after each number of updates (mean ± std over seeds):", "",
               "| epoch | updates | gap (points) |", "|---|---|---|"]
     lines += [f"| {e} | {out['updates_per_epoch'] * e:,} | {mean_std_text(gaps[:, e - 1])} |" for e in marks]
