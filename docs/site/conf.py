@@ -11,7 +11,7 @@ root_doc = site.HOME
 # tutorials/INSTRUCTOR.md's text reach the site through this folder's {include}s.
 include_patterns = ["docs/site/*.md", "docs/*.md", "tutorials/*.ipynb", "tutorials/INSTRUCTOR.md"]
 # figures/mnist.md, the full-MNIST Table 1, appears when its run has finished; its page waits for it.
-exclude_patterns = [] if (site.ROOT / "figures" / "mnist.md").exists() else ["docs/site/table1_mnist.md"]
+exclude_patterns = [] if (site.REPOSITORY / "figures" / "mnist.md").exists() else ["docs/site/table1_mnist.md"]
 templates_path = ["_templates"]
 
 extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode", "sphinx.ext.mathjax"]

@@ -10,7 +10,8 @@ grader's minidni is the repository's, so the folder beside the package is found)
 import re
 from pathlib import Path
 
-REPOSITORY_FIGURES = Path(__file__).resolve().parents[2] / "figures"
+REPOSITORY = Path(__file__).resolve().parents[2]               # the checkout this package sits in
+REPOSITORY_FIGURES = REPOSITORY / "figures"
 NAMED = re.compile(r"""committed\(["']([^"']+)["']\)""")       # committed("results.md") in a notebook's code
 
 

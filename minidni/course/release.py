@@ -40,10 +40,10 @@ from traitlets.config import Config
 from ..errors import UserError
 from . import datafile, solutions, student_package
 from .checker import CHECKS, EXPECTED_ENV, EXPECTED_FILE, reference_cases
-from .files import REPOSITORY_FIGURES, named_files
+from .files import REPOSITORY, REPOSITORY_FIGURES, named_files
 from .questions import QUESTIONS
 
-TUTORIALS = Path(__file__).resolve().parents[2] / "tutorials"
+TUTORIALS = REPOSITORY / "tutorials"
 POINTS = 1                         # per exercise
 STUB = re.compile(r"^[ \t]*raise NotImplementedError\b.*$", re.M)
 CELL_SECONDS = 600                 # autograde's limit per cell: a full-setting training cell takes minutes

@@ -29,10 +29,10 @@ import jupyter_server_mathjax
 from docutils import nodes
 from sphinx.application import Sphinx
 
+from .files import REPOSITORY
 from .release import release, tutorials
 
-ROOT = Path(__file__).resolve().parents[2]
-CONF = ROOT / "docs" / "site"
+CONF = REPOSITORY / "docs" / "site"
 HOME = "docs/site/index"                    # the root document; DIR/index.html redirects to it
 API_PAGE = "docs/site/api"
 MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"
@@ -49,7 +49,7 @@ def build(out):
     with tempfile.TemporaryDirectory() as scratch:
         release(out / STUDENT, Path(scratch) / "course", tutorials())
         shutil.make_archive(str(out / STUDENT), "zip", out / STUDENT)
-        app = Sphinx(ROOT, CONF, out, Path(scratch) / "doctrees", "html", status=None, warning=sys.stderr,
+        app = Sphinx(REPOSITORY, CONF, out, Path(scratch) / "doctrees", "html", status=None, warning=sys.stderr,
                      freshenv=True)
         app.build()
     shutil.copytree(MATHJAX, out / "_static" / "mathjax", dirs_exist_ok=True)
@@ -62,7 +62,7 @@ def build(out):
 
 def public_modules():
     """The dotted names of minidni and its modules, sorted; private ones (_x) and __main__ left out."""
-    names = ["minidni"] + [m.name for m in pkgutil.walk_packages([str(ROOT / "minidni")], "minidni.")]
+    names = ["minidni"] + [m.name for m in pkgutil.walk_packages([str(REPOSITORY / "minidni")], "minidni.")]
     return sorted(n for n in names if not any(part.startswith("_") for part in n.split(".")))
 
 

@@ -20,9 +20,11 @@ import configparser
 import shutil
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1]          # the installed minidni: Path(minidni.__file__).parent
-SETUP_CFG = PACKAGE.parent / "setup.cfg"
-PYPROJECT = PACKAGE.parent / "pyproject.toml"
+from .files import REPOSITORY
+
+PACKAGE = REPOSITORY / "minidni"                       # the installed minidni: Path(minidni.__file__).parent
+SETUP_CFG = REPOSITORY / "setup.cfg"
+PYPROJECT = REPOSITORY / "pyproject.toml"
 SOLUTIONS = Path("minidni") / "course" / "solutions.py"
 WITHHELD = 'raise NotImplementedError("withheld in the student release")'
 EMPTIED = ("CONCEPT_ANSWERS", "CONCEPT_WHY")            # the concept questions' answers, and reasons that give them
@@ -93,7 +95,7 @@ def build(out):
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(PACKAGE, out / "minidni", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (out / SOLUTIONS).write_text(withheld_solutions((PACKAGE.parent / SOLUTIONS).read_text()))
+    (out / SOLUTIONS).write_text(withheld_solutions((REPOSITORY / SOLUTIONS).read_text()))
     with open(out / "setup.cfg", "w") as f:
         _setup_cfg().write(f)
     shutil.copy(PYPROJECT, out / "pyproject.toml")     # the build system: setuptools

@@ -188,11 +188,11 @@ def mnist_gap_figures(out_dir, quick=False, jobs=1):
     Quick: the 8x8 digits, one depth, two learning rates, one seed, an epoch (two for the long runs)."""
     config = DeepGapConfig(**(dict(dataset="digits", depths=[3], sg_lrs=[1e-4, 1e-3], seeds=[0], epochs=1,
                                    long_depth=3, long_epochs=2) if quick else {}))
+    paths = [os.path.join(out_dir, f"mnist_gap{end}") for end in ("_runs.json.gz", ".md", ".png")]
     with group_log(out_dir, "mnist_gap") as log:
         out = run_deep_gap(config, lambda r: _log(_describe_cell(r)), jobs, log)
-    paths = [os.path.join(out_dir, f"mnist_gap{end}") for end in ("_runs.json.gz", ".md", ".png")]
-    with gzip.open(paths[0], "wt") as f:
-        json.dump(out, f)
+        with gzip.open(paths[0], "wt") as f:
+            json.dump(out, f)                        # before the log goes: the runs are never only in memory
     with open(paths[1], "w") as f:
         f.write(gap_markdown(out))
     plot_deep_gap(out["long_runs"], paths[2])
