@@ -11,7 +11,9 @@ with solutions and hidden tests, gradebook) stays in --course. `grade` reads SUB
 autogrades it in --course and writes the CSV (student,notebook,exercise,score,max_score)
 and feedback/<student>.md beside it. Needs nbgrader: pip install minidni[course].
 """
+from ..course import yours
 from ..course.grading import write_grades
+from ..errors import UserError
 from .common import Parser, add_command
 
 
@@ -37,9 +39,17 @@ def register(subparsers):
     s.set_defaults(func=site_main)
 
 
+def instructor_only(command):
+    """Raise UserError in the student package, which has no instructor's tools (nor their answers)."""
+    if yours.STUDENT_RELEASE:
+        raise UserError(f"`course {command}` is the instructor's: it runs from the repository's minidni, not from "
+                        "the student release")
+
+
 def release_main(args):
     """Release the tutorials to args.dir; print what was written. Returns 0."""
     # lazy: nbgrader (an optional extra) takes seconds to import; the other commands need none
+    instructor_only("release")
     from ..course.release import release, tutorials
     for path in release(args.dir, args.course, tutorials(args.notebooks)):
         print(path)
@@ -49,6 +59,7 @@ def release_main(args):
 def grade_main(args):
     """Autograde args.submissions; write args.out and the feedback files; print their paths. Returns 0."""
     # lazy: nbgrader (an optional extra) takes seconds to import; the other commands need none
+    instructor_only("grade")
     from ..course.release import grade_class
     for path in write_grades(grade_class(args.submissions, args.course), args.out):
         print(path)
@@ -59,6 +70,7 @@ def grade_main(args):
 def site_main(args):
     """Build the course site into args.dir; print its home page. Returns 0."""
     # lazy: Sphinx and nbgrader (optional extras) take seconds to import; the other commands need none
+    instructor_only("site")
     from ..course.site import build
     print(build(args.dir))
     return 0

@@ -18,11 +18,13 @@ In a notebook:
 | solutions | the reference answers (show_solution prints them), kept apart         |
 | checker   | check(), show_solution(), ExerciseError, the comparisons, CHECKS       |
 | files     | committed(name): the committed full runs a notebook quotes, wherever it runs |
+| yours     | the student's saved answers, which the student package runs in place of the library's |
 
 In the repository the checker computes each expected output by running the reference
 solution on the same inputs (minidni.course.solutions). In a student release it reads them
 from the release's data file instead, and the package students install (`course release`
-writes it to DIR/package, minidni.course.student_package) holds no solution.
+writes it to DIR/package, minidni.course.student_package) holds no solution: where the library
+itself would answer an exercise, it runs the student's own answer (minidni.course.yours).
 """
 from .checker import CHECKS, ExerciseError, check, show_solution
 from .files import committed

@@ -10,10 +10,8 @@ bottom). When yours disagrees it raises ExerciseError naming the output that is 
 its shape or how far it is off, and the likely mistake where a hint of
 minidni.course.hints explains it.
 
-dni_step is checked strictly: two DNI trainers built alike take the same batches, one
-with DNI.step and one with yours, and after every step each parameter of every module
-and every M must be equal bit for bit. A concept question (minidni.course.questions) goes the
-same way, `fn` being the answer: check("q_m_target", "a").
+A concept question (minidni.course.questions) goes the same way, `fn` being the answer:
+check("q_m_target", "a").
 
 Student mode: where the file named by $MINIDNI_COURSE_EXPECTED, or minidni_course_expected.json
 in the working directory (a student release puts it beside the notebooks), exists, each
@@ -31,16 +29,14 @@ import os
 
 import numpy as np
 
-from . import datafile, solutions
-from .exercises import ARRAY_EXERCISES, VALUE_EXERCISES, twin_trainers
-from .hints import ARRAY_HINTS, VALUE_HINTS, dni_step_cause
+from . import datafile, solutions, yours
+from .exercises import ARRAY_EXERCISES, VALUE_EXERCISES
+from .hints import ARRAY_HINTS, VALUE_HINTS
 from .questions import QUESTIONS, judge
-from ..backend import get_dtype, set_dtype, to_device, to_numpy
-from ..gradcheck import rel_error
+from ..backend import get_dtype, set_dtype, to_numpy
 
 TOLERANCE = 1e-10        # relative error that float64 rounding explains; more is a mistake
-EXPECTED_ENV = "MINIDNI_COURSE_EXPECTED"
-EXPECTED_FILE = "minidni_course_expected.json"
+EXPECTED_ENV, EXPECTED_FILE = yours.EXPECTED_ENV, yours.EXPECTED_FILE
 
 
 class ExerciseError(AssertionError):
@@ -68,6 +64,7 @@ def check(name, fn):
         print(f"not attempted: using the reference solution for {name}; show_solution({name!r}) prints it")
         return getattr(solutions, name, None)         # a concept question has no function to hand back
     print(f"correct: {name}: {passed}")
+    yours.save(name, fn)          # in the student package: the library's withheld piece runs it from now on
     return fn
 
 
@@ -103,7 +100,7 @@ def _load_expected(path):
 
 
 def reference_cases(name):
-    """[(args, want, wrongs)] of exercise `name` (not dni_step), from the reference solutions.
+    """[(args, want, wrongs)] of exercise `name`, from the reference solutions.
 
     args: the inputs of a case; want: the reference's outputs (a tuple for ARRAY_EXERCISES);
     wrongs: what each hint's mistake returns on args (None where it cannot be made), with the
@@ -126,6 +123,9 @@ def reference_cases(name):
 def _cases(name):
     """reference_cases(name), from the data file in student mode (a copy: yours may change its inputs)."""
     path = expected_path()
+    if not path and yours.STUDENT_RELEASE:
+        raise UserError(f"the student release checks {name} against its data file, {EXPECTED_FILE}: run the "
+                        f"notebook in the release's folder, beside that file, or set ${EXPECTED_ENV} to its path")
     return copy.deepcopy(_load_expected(os.path.abspath(path))[name]) if path else reference_cases(name)
 
 
@@ -204,7 +204,7 @@ def _array_difference(key, got, want, wrongs):
             " (integers: e.g. .astype(np.int64))" if np.issubdtype(want.dtype, np.integer) else "")
     finite = np.isfinite(to_numpy(got))
     if finite.all():
-        error = rel_error(got, want)
+        error = _relative(got, want)
         if error <= TOLERANCE:
             return None
         problem = f"{key} differs from the reference by {error:.2g} (relative)"
@@ -223,7 +223,17 @@ def _same_array(a, b):
         return False
     finite = np.isfinite(a)
     return (np.array_equal(a[~finite], b[~finite], equal_nan=True)
-            and rel_error(a[finite], b[finite]) <= TOLERANCE)
+            and _relative(a[finite], b[finite]) <= TOLERANCE)
+
+
+def _relative(a, b):
+    """max |a - b| / the largest |entry| of a and b (0 when both are 0): how far apart, relative to their size.
+
+    In the max norm, not as relative_error (the 2-norm): in the student package gradcheck.rel_error runs
+    the student's relative_error (minidni.course.yours), and no answer may judge the answers."""
+    a, b = to_numpy(a).astype(np.float64), to_numpy(b).astype(np.float64)
+    scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
+    return float(np.abs(a - b).max(initial=0.0) / scale) if scale > 0 else 0.0
 
 
 def _value_checker(name):
@@ -288,61 +298,6 @@ def _same_value(got, wrong):
     return wrong is not None and (both_nan or _value_difference(got, wrong) is None)
 
 
-def _parameters(trainer):
-    """{("modules", i, name) or ("M", i, name): a host copy} of every parameter of the modules (i: the
-    list position) and the M's (i: the paper's index, as trainer.M's keys)."""
-    groups = {"modules": dict(enumerate(trainer.modules)), "M": {i: M.model for i, M in trainer.M.items()}}
-    return {(g, i, k): to_numpy(p).copy() for g, ms in groups.items() for i, m in ms.items()
-            for k, p in m.params.items()}
-
-
-def _refuse_step(x, y):
-    raise ExerciseError("dni_step called trainer.step, the library's step: write the step from the trainer's parts")
-
-
-def _check_dni_step(fn, steps=3):
-    """Run DNI.step on one trainer and `fn` on its twin, batch by batch; compare every parameter exactly.
-
-    Three steps: M starts at zero, so the true gradient at the top needs one step per M
-    to reach, through the bootstrapped targets, the first module.
-    """
-    reference, twin = twin_trainers()
-    twin.step = _refuse_step
-    rng = np.random.default_rng(0)
-    for t in range(1, steps + 1):
-        x, y = to_device(rng.standard_normal((8, 6))), to_device(rng.integers(0, 3, 8))
-        before = _parameters(twin)
-        loss = reference.step(x, y)
-        got = _call("dni_step", fn, {"trainer": twin, "x": x, "y": y})
-        problem = _parameter_difference(_parameters(reference), _parameters(twin), before, len(twin.modules))
-        if problem:
-            raise ExerciseError(f"dni_step, step {t}: the parameters differ from DNI.step's at {problem}")
-        if not _same_number(got, loss):
-            raise ExerciseError(f"dni_step, step {t}: returned {_brief(got)}; DNI.step returns the loss at the top, "
-                                f"{float(loss)!r} (what trainer.loss_fn.forward returns)")
-    return (f"every parameter of the {len(twin.modules)} modules and {len(twin.M)} M's equals DNI.step's, "
-            f"bit for bit, after each of {steps} steps")
-
-
-def _same_number(a, b):
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return False
-
-
-def _parameter_difference(want, got, before, L):
-    """Where `got` first differs from `want`, by how much, and the likely cause; None if equal."""
-    wrong = [k for k in want if not np.array_equal(got[k], want[k])]
-    if not wrong:
-        return None
-    group, index, name = first = wrong[0]
-    where = f"{group}[{index}] {name}: max |diff| {np.abs(got[first] - want[first]).max():.1e}"
-    if len(wrong) > 1:
-        where += f" (and {len(wrong) - 1} more)"
-    return f"{where}; {dni_step_cause(group, index, L, np.array_equal(got[first], before[first]))}"
-
-
 # Every exercise: name -> run(fn), which raises ExerciseError or returns what it found right.
 CHECKS = {**{name: _array_checker(name) for name in ARRAY_EXERCISES},
-          **{name: _value_checker(name) for name in VALUE_EXERCISES}, "dni_step": _check_dni_step}
+          **{name: _value_checker(name) for name in VALUE_EXERCISES}}

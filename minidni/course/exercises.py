@@ -2,7 +2,7 @@
 
 ARRAY_EXERCISES: name -> (the outputs, in order; the inputs of each case). An input is a
 shape (standard normal entries), labels(n, classes), or a function of a random generator
-(integer labels, made-up steps of a trace). The first case is square so that a forgotten
+(integer labels, made-up steps of a trace, a learning rate). The first case is square so that a forgotten
 transpose gives a wrong value (which a hint of minidni.course.hints can name) rather than
 a crash; the second is not, so a transposed result has the wrong shape. An output may be
 a number (shape ()): a Python float counts as a float64.
@@ -10,15 +10,11 @@ a number (shape ()): a Python float counts as a float64.
 VALUE_EXERCISES: the exercises whose answer is not an array: name -> a function of a
 random generator that makes the arguments of each case. A list answer must be equal; a
 number within the checker's TOLERANCE (relative).
-
-dni_step is checked on twin_trainers(): two DNI trainers built alike.
 """
 import numpy as np
 
 from . import solutions
-from ..models import build_mlp
 from ..trace import Event
-from ..train import DNI
 
 
 def labels(n, classes):
@@ -31,8 +27,6 @@ ARRAY_EXERCISES = {
                         [dict(x=(5, 4), W=(4, 4), dy=(5, 4)), dict(x=(5, 4), W=(4, 3), dy=(5, 3))]),
     "relu_backward": (("dx",), [dict(x=(5, 4), dy=(5, 4))]),
     "softmax_cross_entropy_backward": (("dz",), [dict(z=(5, 4), y=labels(5, 4)), dict(z=(3, 10), y=labels(3, 10))]),
-    "sg_target": (("d_in",), [dict(x=(5, 4), W=(4, 4), b=(4,), g_hat=(5, 4)),
-                              dict(x=(5, 4), W=(4, 3), b=(3,), g_hat=(5, 3))]),
     "m_loss_and_grad": (("loss", "dg_hat"), [dict(g_hat=(5, 4), delta=(5, 4)), dict(g_hat=(3, 6), delta=(3, 6))]),
     "cosine": (("cosine",), [dict(a=(5, 4), b=(5, 4)), dict(a=(3, 7), b=(3, 7))]),
     "cdni_prediction": (("g_hat",), [dict(h=(5, 4), c=labels(5, 3), W=(4, 4), V=(3, 4), b=(4,)),
@@ -45,6 +39,12 @@ ARRAY_EXERCISES = {
     "tick_targets": (("counts",),
                      [dict(y_step=lambda rng: rng.integers(0, 10, (12, 3)), K=lambda rng: 4, span=lambda rng: 2),
                       dict(y_step=lambda rng: rng.integers(0, 10, (15, 2)), K=lambda rng: 3, span=lambda rng: 3)]),
+    # x: (N, D), W1: (D, H), W2: (H, C), A: (H, H); A and a nonzero, so that f_1's update is not zero
+    "dni_step": (("loss", "W1", "b1", "W2", "b2", "A", "a"),
+                 [dict(W1=(4, 4), b1=(4,), W2=(4, 4), b2=(4,), A=(4, 4), a=(4,), x=(4, 4), y=labels(4, 4),
+                       lr=lambda rng: 0.1),
+                  dict(W1=(3, 5), b1=(5,), W2=(5, 6), b2=(6,), A=(5, 5), a=(5,), x=(7, 3), y=labels(7, 6),
+                       lr=lambda rng: 0.1)]),
 }
 
 
@@ -92,8 +92,3 @@ VALUE_EXERCISES = {
     "constant_guess_error": lambda rng: [dict(n=12, p=0.5), dict(n=4, p=0.5), dict(n=7, p=0.3), dict(n=2, p=0.7)],
 }
 
-
-def twin_trainers():
-    """Two DNI trainers, alike to the bit: 3 modules (Linear-ReLU, Linear-ReLU, Linear), linear M's, Adam."""
-    return [DNI(build_mlp(6, 3, layers=3, hidden=5, rng=np.random.default_rng(0), batchnorm=False), (6,), 3,
-                rng=np.random.default_rng(0)) for _ in range(2)]

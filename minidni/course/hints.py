@@ -4,8 +4,6 @@ ARRAY_HINTS: name -> {output: [(formula, hint)]}. formula(**inputs) is what a co
 mistake computes for that output of an exercise of ARRAY_EXERCISES; when a wrong answer
 equals it, the checker adds the hint to its message. VALUE_HINTS: name -> [(wrong, hint)],
 the same for VALUE_EXERCISES: wrong(**args) is a wrong answer of the same arguments.
-dni_step_cause says what a wrong dni_step likely got wrong, from the first parameter that
-differs from DNI.step's (a module's, by its list position, or an M's, by the paper's index).
 """
 import math
 
@@ -34,6 +32,58 @@ def _window_backward_every_step(w, h0, x, y, g_hat):
     return solutions.window_backward(w, h0, x, y - g_hat, 0 * g_hat)
 
 
+def _dni_arrays(W1, b1, W2, b2, A, a, x, y, lr):
+    """What dni_step computes before any update: f_1's ReLU mask [x W1 + b1 > 0], h_1,
+    g_hat_1 = M_2(h_1), and the true gradient dz = dL/dz at the top."""
+    z1 = x @ W1 + b1
+    h1 = np.maximum(z1, 0)
+    return z1 > 0, h1, h1 @ A + a, solutions.softmax_cross_entropy_backward(h1 @ W2 + b2, y)
+
+
+def _f1_update(k, d_h1, mask=True):
+    """(W1, b1) after f_1's SGD step with d_h1 arriving at h_1, through its ReLU's mask or not;
+    k: dni_step's arguments by name."""
+    dz1 = d_h1 * _dni_arrays(**k)[0] if mask else d_h1
+    return k["W1"] - k["lr"] * (k["x"].T @ dz1), k["b1"] - k["lr"] * dz1.sum(axis=0)
+
+
+def _m_update(k, scale, late_delta=False):
+    """(A, a) after M_2's SGD step on the gradient scale (g_hat_1 - delta_1), delta_1 = dz W2ᵀ with
+    W2 from before f_2's update (late_delta: from after it, a mistake)."""
+    _, h1, g_hat, dz = _dni_arrays(**k)
+    W2 = k["W2"] - k["lr"] * (h1.T @ dz) if late_delta else k["W2"]
+    dg = scale * (g_hat - dz @ W2.T)
+    return k["A"] - k["lr"] * (h1.T @ dg), k["a"] - k["lr"] * dg.sum(axis=0)
+
+
+def _loss_after_f1_update(k):
+    """The loss of f_2 on h_1 recomputed with f_1's updated W1, b1 (a mistake, for a hint)."""
+    W1, b1 = _f1_update(k, _dni_arrays(**k)[2])
+    z = np.maximum(k["x"] @ W1 + b1, 0) @ k["W2"] + k["b2"]
+    return -np.log(_softmax(z)[np.arange(len(k["y"])), k["y"]]).mean()
+
+
+def _dni_step_hints():
+    """ARRAY_HINTS["dni_step"]: each mistake under the outputs it makes wrong first, (W1, b1) or (A, a)."""
+    f1 = [(lambda k: _f1_update(k, _dni_arrays(**k)[3] @ k["W2"].T),
+           "f_1 updates with the synthetic gradient g_hat_1 = h_1 A + a, at once; that is delta_1, the true "
+           "gradient, for which f_1 would wait until f_2 has run: backprop"),
+          (lambda k: _f1_update(k, _dni_arrays(**k)[2], mask=False),
+           "f_1's backward runs through its ReLU: multiply g_hat_1 by [x W1 + b1 > 0] before xᵀ")]
+    m = [(lambda k: _m_update(k, 2 / len(k["y"]), late_delta=True),
+          "M_2's target delta_1 = dz W2ᵀ takes W2 as it was before f_2's update: compute delta_1 first"),
+         (lambda k: _m_update(k, -2 / len(k["y"])),
+          "the sign: M_2 steps against the gradient of L_M, A - lr h_1ᵀ dg with dg = 2 (g_hat_1 - delta_1) / N"),
+         (lambda k: _m_update(k, 2 / k["y"].size / k["A"].shape[0]),
+          "that is the mean over all N x H entries, as minidni.losses.MSE: the paper's L_M sums each "
+          "sample's H squares, then averages over the N samples, so dg = 2 (g_hat_1 - delta_1) / N")]
+    return {"loss": [(lambda **k: _loss_after_f1_update(k),
+                      "f_2 runs on h_1 as f_1 computed it before its update (the h_1 M_2 saw), not on a "
+                      "new h_1 from the updated W1, b1")],
+            **{key: [(lambda j=j, f=f, **k: f(k)[j], hint) for f, hint in f1] for j, key in enumerate(("W1", "b1"))},
+            **{key: [(lambda j=j, f=f, **k: f(k)[j], hint) for f, hint in m] for j, key in enumerate(("A", "a"))}}
+
+
 ARRAY_HINTS = {
     "linear_backward": {
         "dx": [(lambda x, W, dy: dy @ W, "did you forget the transpose of W? dx = dy Wᵀ")],
@@ -55,25 +105,23 @@ ARRAY_HINTS = {
                 "softmax normalises each row over its C classes (axis=1), not each column over the batch"),
                (lambda z, y: (_softmax(z) - _onehot(y, z.shape[1])) / z.size,
                 "divide by N, the number of samples, not by N C, the number of logits")]},
-    "sg_target": {
-        "d_in": [(lambda x, W, b, g_hat: g_hat @ W.T, "did you forget the ReLU? mask g_hat with [x W + b > 0] first"),
-                 (lambda x, W, b, g_hat: (g_hat * (x > 0)) @ W.T,
-                  "the mask is [z > 0] of the ReLU's input z = x W + b, not of x"),
-                 (lambda x, W, b, g_hat: (g_hat * (x @ W + b > 0)) @ W, "did you forget the transpose of W?")]},
     "m_loss_and_grad": {
-        "loss": [(lambda g_hat, delta: ((g_hat - delta) ** 2).sum(),
-                  "that is the sum of squares; M's loss is their mean over all N D entries, as Regressor.fit's MSE"),
-                 (lambda g_hat, delta: ((g_hat - delta) ** 2).sum(axis=1).mean(),
-                  "that divides by N only: the mean is over all N D entries, so divide by g_hat.size")],
-        "dg_hat": [(lambda g_hat, delta: (g_hat - delta) / g_hat.size,
+        "loss": [(lambda g_hat, delta: ((g_hat - delta) ** 2).mean(),
+                  "that is the mean over all N x D entries, as minidni.losses.MSE (and torch's MSELoss): the "
+                  "paper's L_M sums each sample's D squares, then averages over the N samples"),
+                 (lambda g_hat, delta: ((g_hat - delta) ** 2).sum(),
+                  "that is the sum over the batch too: L_M is a mean over the N samples, so divide by N")],
+        "dg_hat": [(lambda g_hat, delta: (g_hat - delta) / len(g_hat),
                     "the factor 2: the derivative of (g - delta)^2 is 2 (g - delta)"),
-                   (lambda g_hat, delta: 2 * (delta - g_hat) / g_hat.size,
-                    "the sign: the gradient is 2 (g_hat - delta) / (N D); a step against it moves g_hat "
+                   (lambda g_hat, delta: 2 * (delta - g_hat) / len(g_hat),
+                    "the sign: the gradient is 2 (g_hat - delta) / N; a step against it moves g_hat "
                     "towards delta"),
                    (lambda g_hat, delta: 2 * (g_hat - delta),
-                    "that is the gradient of the sum of squares; the loss is the mean, so divide by N D"),
-                   (lambda g_hat, delta: 2 * (g_hat - delta) / len(g_hat),
-                    "that divides by N only: the loss is a mean over all N D entries, so divide by g_hat.size")]},
+                    "that is the gradient of the sum over the batch; the loss is a mean over the N samples, "
+                    "so divide by N"),
+                   (lambda g_hat, delta: 2 * (g_hat - delta) / g_hat.size,
+                    "that divides by N x D, as minidni.losses.MSE does: the paper's L_M averages over the "
+                    "N samples only, so divide by N")]},
     "cosine": {
         "cosine": [(lambda a, b: np.mean((a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))),
                     "that is the mean of one cosine per row; take a and b each as one vector of all N D "
@@ -87,19 +135,24 @@ ARRAY_HINTS = {
                   (lambda h, c, W, V, b: h @ W.T + b + V[c], "did you transpose W? g_hat = h W + b + V[c]"),
                   (lambda h, c, W, V, b: h @ W + V[c], "you left out the bias b: g_hat = h W + b + V[c]")]},
     "input_model_grads": {
-        "loss": [(lambda x, h, W, b: ((x @ W + b - h) ** 2).sum(),
-                  "that is the sum of squares; the loss is their mean over all N D entries"),
-                 (lambda x, h, W, b: ((x @ W + b - h) ** 2).sum(axis=1).mean(),
-                  "that divides by N only: the mean is over all N D entries")],
-        "dW": [(lambda x, h, W, b: x.T @ (x @ W + b - h) / h.size,
+        "loss": [(lambda x, h, W, b: ((x @ W + b - h) ** 2).mean(),
+                  "that is the mean over all N x D entries, as minidni.losses.MSE: the loss sums each "
+                  "sample's D squares, then averages over the N samples"),
+                 (lambda x, h, W, b: ((x @ W + b - h) ** 2).sum(),
+                  "that is the sum over the batch too: the loss is a mean over the N samples, so divide by N")],
+        "dW": [(lambda x, h, W, b: x.T @ (x @ W + b - h) / len(h),
                 "the factor 2: the derivative of (I(x) - h)^2 is 2 (I(x) - h)"),
-               (lambda x, h, W, b: x.T @ (2 * (h - x @ W - b) / h.size),
+               (lambda x, h, W, b: x.T @ (2 * (h - x @ W - b) / len(h)),
                 "the sign: the residual is I(x) - h, the prediction minus its target"),
-               (lambda x, h, W, b: (2 * (x @ W + b - h) / h.size).T @ x,
+               (lambda x, h, W, b: (2 * (x @ W + b - h) / len(h)).T @ x,
                 "that is dW transposed: dW = xᵀ (dloss / dI(x)) has W's shape (D_x, D)"),
-               (lambda x, h, W, b: x.T @ (2 * (x @ W + b - h) / len(h)),
-                "that divides by N only: the loss is a mean over all N D entries")],
-        "db": [(lambda x, h, W, b: (2 * (x @ W + b - h) / h.size).mean(axis=0),
+               (lambda x, h, W, b: x.T @ (2 * (x @ W + b - h)),
+                "that is the gradient of the sum over the batch; the loss is a mean over the N samples, "
+                "so divide by N"),
+               (lambda x, h, W, b: x.T @ (2 * (x @ W + b - h) / h.size),
+                "that divides by N x D, as minidni.losses.MSE does: the loss averages over the N samples "
+                "only, so divide by N")],
+        "db": [(lambda x, h, W, b: (2 * (x @ W + b - h) / len(h)).mean(axis=0),
                 "db is the sum over the batch of dloss / dI(x), not the mean")]},
     "window_backward": {
         "dw": [(lambda w, h0, x, y, g_hat: solutions.window_backward(w, h0, x, y, 0 * g_hat)[0],
@@ -127,6 +180,7 @@ ARRAY_HINTS = {
                    (lambda y_step, K, span: np.stack([(y_step % 2)[max(t - span * K, 0):t].sum(axis=0)
                                                       for t in range(K - 1, len(y_step), K)]),
                     "that window stops one step early: the tick's own step t counts, steps t - span K + 1 ... t")]},
+    "dni_step": _dni_step_hints(),
 }
 
 
@@ -218,22 +272,3 @@ VALUE_HINTS = {
          "C(n, k) p^k (1 - p)^(n - k) over every k")],
 }
 
-
-def dni_step_cause(group, index, L, unchanged):
-    """The likely mistake when a parameter of `group` ("modules" or "M") is the first of L modules'
-    and their M's to differ from DNI.step's; `index`: a list position in trainer.modules, the
-    paper's index in trainer.M (M[i + 1] sits on h_i, the output of modules[i - 1]);
-    `unchanged`: it still holds its value from before the step."""
-    if group == "modules" and index == L - 1:
-        cause = ("the last module f_L has no M: it backpropagates the true gradient, trainer.loss_fn.backward(), "
-                 f"then trainer.optimizers[{index}].step() updates it")
-    elif group == "modules":
-        i = index + 1                                    # modules[index] is f_i
-        cause = (f"modules[{index}] is f_{i}: it backpropagates g_hat_{i} = trainer.M[{i + 1}].predict(h) of its "
-                 f"own output h = h_{i}, then trainer.optimizers[{index}].step() updates it")
-    else:
-        i = index - 1                                    # M[index] = M_{i+1} sits on h_i
-        cause = (f"M[{index}] predicts g_hat_{i} from h_{i}, the output of modules[{i - 1}], and is then fitted, "
-                 f"trainer.M[{index}].fit(d_in), to the gradient d_in that modules[{i}].backward returns "
-                 "(the bootstrapped target)")
-    return f"it did not change; {cause}" if unchanged else cause

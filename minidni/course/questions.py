@@ -157,8 +157,8 @@ QUESTIONS = {
         "0tDHYkBxxA8Tv6bWI6MWRrQdfsuWuyuHu1xot3x5VYz9qqXGvnfWBzGmXlvXou84NqHf4MWHxBB53A==",
         "what does A's backward need from B, and when does B have it?"),
     "q_first_f1_update": _number(
-        "09", "The 3-module trainer of this notebook, its M's zero at the start: in which step (counting from "
-        "1) does f_1 first get a non-zero synthetic gradient? (a whole number)", 0,
+        "09", "A 3-module DNI trainer (as notebook 04's, bootstrapping), its M's zero at the start: in which step "
+        "(counting from 1) does f_1 first get a non-zero synthetic gradient? (a whole number)", 0,
         "8810fd559736dcc4dc7de95758df7f1bb6158ff25d764d38ecb3ffe94dd28a94",
         "uyVe3x4n7gL9O6gb3iLHXbeQj3/4cxzvCXHe32uyoIkY2fjvmCPTZy46AM/aWm0CxpiCvo6MF+2KwxMqZXZRXu5DyrkVyVzU"
         "rxth3gTVnzbbN6FJIw0Ny6Ywh1FER5PNlzJJ1Ug5NdZHYYeaSepayCmssYTtPAT6QV/jjoZcihIvjLhfnseqIUHXn4P35yh2"

@@ -15,11 +15,13 @@ EXPECTED_FILE, the data of the checker's student mode (each case's inputs, expec
 outputs and the wrong answers the hints name; no solution), the committed full runs its
 notebooks quote (minidni.course.files) in DIR/figures, and DIR/package, the minidni that
 students install (`python -m pip install DIR/package`; minidni.course.student_package): the
-library whole, but course/solutions.py reduced to stubs that raise NotImplementedError and
-the concept questions' answers left out. Withheld: every reference solution, the source
-notebooks' solution cells and hidden tests. Not withheld: the library code that some exercises
-ask for (a layer's backward, DNI.step: student_package.LIBRARY_ANSWERS), which the later
-notebooks train with.
+library with course/solutions.py reduced to stubs that raise NotImplementedError, the concept
+questions' answers, the exercises' inputs and the hints' formulas left out, and the library code
+an exercise asks for (Linear.backward for linear_backward, ...) replaced by a call to the
+student's own answer, which check() saves to DIR/my_answers (minidni.course.yours). A notebook
+that needs a piece whose exercise is not done yet stops there, with one line naming it.
+Withheld: every reference solution, the library code the exercises ask for, the source
+notebooks' solution cells and hidden tests.
 
 grade_class copies SUBMISSIONS/<student>/<nb>.ipynb into course/submitted/, runs nbgrader's
 autograde (which restores the hidden tests and executes each notebook) and returns one row
@@ -115,7 +117,7 @@ def build_course(course, notebooks):
     """Write the data file, the source notebooks and nbgrader's student versions under `course`."""
     course = Path(course)
     course.mkdir(parents=True, exist_ok=True)
-    data = {name: reference_cases(name) for name in CHECKS if name != "dni_step"}   # dni_step runs DNI.step
+    data = {name: reference_cases(name) for name in CHECKS}
     datafile.dump(data, course / EXPECTED_FILE)
     api = _api(course)
     for path in notebooks:

@@ -2,26 +2,26 @@
 
 They sit alone in this module so that a student release can withhold them (the checker,
 the hints and update_wait's inputs still call them). `show_solution(name)` prints one of
-these. Each is the library's own arithmetic written out in one function: linear_backward
-and relu_backward are Linear's and ReLU's backward, softmax_cross_entropy_backward is
-SoftmaxCrossEntropy's, backprop_schedule the order in which Backprop.step runs (as its
-trace records it), update_wait what waiting_intervals measures, m_loss_and_grad MSE's
-(what Regressor.fit minimises), cosine what gradient_agreement reports, and dni_step is
-DNI.step without its options (cDNI, update probability, complete unlock, the trace), so it
-leaves a trainer exactly as DNI.step does. cdni_prediction is a linear conditional
-SyntheticModel, input_model_grads what fitting a synthetic-input model I computes,
-stochastic_schedule the trace of DNI.step with update_prob, window_bounds the windows of
-TBPTT.sequence, stable_softmax what SoftmaxCrossEntropy exponentiates, relative_error
-gradcheck.rel_error, tick_targets DigitStreams' targets (tests/test_exercises.py checks each
-against the library); window_backward is checked by finite differences,
+these. Most are the library's own arithmetic written out in one function, and the student
+package runs the student's answer in that library code's place (student_package.WITHHELD_CODE):
+linear_backward and relu_backward are Linear's and ReLU's backward, relative_error
+gradcheck.rel_error, stable_softmax and softmax_cross_entropy_backward the softmax
+cross-entropy's, update_wait what waiting_intervals measures, cosine what gradient_agreement
+reports, cdni_prediction a linear conditional SyntheticModel, tick_targets DigitStreams'
+targets (tests/test_exercises.py checks each against the library). The others no library code
+answers (student_package.NOT_IN_THE_LIBRARY): backprop_schedule and stochastic_schedule are the
+events of Backprop.step and DNI.step, window_bounds the windows of TBPTT.sequence, read from
+their code; m_loss_and_grad and input_model_grads the paper's L2 (a sample's squared norm,
+averaged over the batch: D times MSE's mean over every entry); dni_step one DNI step of a
+two-module network in arrays; window_backward is checked by finite differences;
 choose_on_validation and constant_guess_error are the experiments' reasoning written out.
 
-By notebook: 01 relu_backward, softmax_cross_entropy_backward; 02 backprop_schedule,
-update_wait; 03 m_loss_and_grad, cosine; 04 cdni_prediction, choose_on_validation;
-05 input_model_grads, stochastic_schedule; 06 window_bounds, window_backward; 07
-stable_softmax, relative_error; 08 tick_targets, constant_guess_error; 09 linear_backward,
-sg_target, dni_step. CONCEPT_ANSWERS and CONCEPT_WHY are the concept questions' answers
-and reasons (minidni.course.questions holds their hashes).
+By notebook: 01 linear_backward, relu_backward, relative_error, stable_softmax,
+softmax_cross_entropy_backward; 02 backprop_schedule, update_wait; 03 m_loss_and_grad,
+cosine, cdni_prediction; 04 choose_on_validation; 05 stochastic_schedule, input_model_grads;
+06 window_bounds, window_backward; 07 none (concept questions); 08 tick_targets,
+constant_guess_error; 09 dni_step. CONCEPT_ANSWERS and CONCEPT_WHY are the concept questions'
+answers and reasons (minidni.course.questions holds their hashes).
 """
 import math
 
@@ -78,28 +78,16 @@ def update_wait(events, module):
     return update.start - forward.end          # h is out, but the weights may not change yet
 
 
-def sg_target(x, W, b, g_hat):
-    """The regression target of M_i, which sits on f_i's input x = h_{i-1}, when f_i is
-    h_i = relu(x W + b) and updates with g_hat = g_hat_i, the prediction of M_{i+1}.
-
-    The target is what f_i's backward sends down when it backpropagates its own
-    synthetic gradient (the bootstrapped target, paper §2).
-    x: (N, D_in), W: (D_in, D_out), b: (D_out,), g_hat: (N, D_out) -> d_in: (N, D_in).
-    """
-    dz = relu_backward(x @ W + b, g_hat)
-    d_in, _, _ = linear_backward(x, W, dz)
-    return d_in
-
-
 def m_loss_and_grad(g_hat, delta):
-    """M's L2 loss, the mean of (g_hat - delta)^2 over all N x D entries, and its gradient in g_hat.
+    """The paper's L_M = ||g_hat - delta||^2 per sample, averaged over the batch, and its gradient in g_hat.
 
-    g_hat, delta: (N, D) -> (loss: a number, dg_hat: (N, D)). As minidni.losses.MSE, which
-    Regressor.fit minimises.
+    g_hat, delta: (N, D) -> (loss: a number, dg_hat: (N, D)). loss = (1/N) sum_n sum_d (g_hat - delta)^2,
+    dg_hat = 2 (g_hat - delta) / N. minidni.losses.MSE, which Regressor.fit minimises, averages over
+    all N D entries instead (as torch.nn.MSELoss): D times less, the same direction.
     """
     diff = g_hat - delta
-    loss = (diff ** 2).mean()                  # the mean over every entry, as torch.nn.MSELoss
-    dg_hat = diff * (2.0 / diff.size)          # d/dg of (g - delta)^2 is 2 (g - delta); the mean divides by N D
+    loss = (diff ** 2).sum() / len(diff)       # the sum over D of each sample's squares, then the mean over N
+    dg_hat = diff * (2.0 / len(diff))          # d/dg of (g - delta)^2 is 2 (g - delta); the mean divides by N
     return loss, dg_hat
 
 
@@ -112,25 +100,32 @@ def cosine(a, b):
     return (a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())     # <a, b> / (|a| |b|)
 
 
-def dni_step(trainer, x, y):
-    """One decoupled step of `trainer` (a DNI) on x: (N, ...), y: (N,). Returns the loss at the top.
+def dni_step(W1, b1, W2, b2, A, a, x, y, lr):
+    """One DNI step of a two-module network, in arrays, with SGD at rate lr for every parameter.
 
-    f_i is trainer.modules[i - 1] and trainer.M[i + 1] is M_{i+1}, which sits on h_i.
+    f_1: h_1 = relu(x W1 + b1); M_2, linear, on h_1: g_hat_1 = h_1 A + a; f_2: the logits
+    z = h_1 W2 + b2; L = the mean over the batch of softmax cross-entropy.
+    x: (N, D), y: (N,) integer labels in [0, C), W1: (D, H), b1: (H,), W2: (H, C), b2: (C,),
+    A: (H, H), a: (H,), lr: a number. Returns (loss: a number, W1, b1, W2, b2, A, a after the step).
     """
-    L = len(trainer.modules)
-    h = x                                                # h_0
-    for i, f in enumerate(trainer.modules, start=1):     # f = f_i
-        h = f.forward(h)                                 # h_i = f_i(h_{i-1})
-        if i < L:
-            g_hat = trainer.M[i + 1].predict(h)          # g_hat_i = M_{i+1}(h_i), at once
-            d_in = f.backward(g_hat)
-        else:
-            loss = trainer.loss_fn.forward(h, y)
-            d_in = f.backward(trainer.loss_fn.backward())    # delta_L = dL/dh_L: the true gradient, at the top only
-        trainer.optimizers[i - 1].step()                 # update now: no update lock
-        if i > 1:
-            trainer.M[i].fit(d_in)                       # M_i, on h_{i-1}: the bootstrapped target
-    return loss
+    N = len(y)
+    z1 = x @ W1 + b1
+    h1 = np.maximum(z1, 0)                                  # f_1 forward: h_1
+    g_hat = h1 @ A + a                                      # g_hat_1 = M_2(h_1), at once
+    dz1 = g_hat * (z1 > 0)                                  # f_1's backward with g_hat_1, through its ReLU
+    W1, b1 = W1 - lr * (x.T @ dz1), b1 - lr * dz1.sum(axis=0)      # f_1 updates now: no update lock
+    z = h1 @ W2 + b2                                        # f_2 forward, on h_1 from before f_1's update
+    log_p = z - z.max(axis=1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))      # log softmax(z), shifted: no overflow
+    loss = -log_p[np.arange(N), y].mean()
+    dz = np.exp(log_p)
+    dz[np.arange(N), y] -= 1
+    dz /= N                                                 # dL/dz = (softmax(z) - onehot(y)) / N: the true gradient
+    delta = dz @ W2.T                                       # delta_1 = dL/dh_1, with W2 from before its update
+    W2, b2 = W2 - lr * (h1.T @ dz), b2 - lr * dz.sum(axis=0)
+    dg = 2 * (g_hat - delta) / N                            # of the paper's L_M = mean_n ||g_hat_n - delta_1n||^2
+    A, a = A - lr * (h1.T @ dg), a - lr * dg.sum(axis=0)     # M_2 fits: one SGD step on L_M
+    return loss, W1, b1, W2, b2, A, a
 
 
 def cdni_prediction(h, c, W, V, b):
@@ -154,16 +149,18 @@ def choose_on_validation(records):
 
 
 def input_model_grads(x, h, W, b):
-    """The L2 loss of a linear synthetic-input model I(x) = x W + b against the real input h,
-    and its gradients: what Regressor.fit computes for an I of complete unlock.
+    """The L2 loss of a linear synthetic-input model I(x) = x W + b against the real input h, in the
+    paper's convention (as m_loss_and_grad: ||I(x_n) - h_n||^2 averaged over the batch), and its gradients.
 
     x: (N, D_x) the data, h: (N, D) the module's real input, W: (D_x, D), b: (D,).
-    Returns (loss: the mean of (I(x) - h)^2 over all N D entries, dW: (D_x, D), db: (D,)).
+    Returns (loss: (1/N) sum_n ||x_n W + b - h_n||^2, dW: (D_x, D), db: (D,)). Regressor.fit, which
+    fits an I of complete unlock by minidni.losses.MSE (the mean over all N D entries), computes
+    D times less of each: the same direction.
     """
-    diff = x @ W + b - h
-    loss = (diff ** 2).mean()
-    d_pred = diff * (2.0 / diff.size)          # MSE's gradient, as in m_loss_and_grad
-    return loss, x.T @ d_pred, d_pred.sum(axis=0)
+    diff = x @ W + b - h                       # I(x) regressed on h, as M's g_hat on delta
+    loss = (diff ** 2).sum() / len(diff)       # each sample's squared norm, averaged over the N samples
+    d = diff * (2.0 / len(diff))               # d loss / d I(x)
+    return loss, x.T @ d, d.sum(axis=0)
 
 
 def stochastic_schedule(L, updates):
