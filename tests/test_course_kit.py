@@ -21,6 +21,7 @@ from minidni.course import solutions                             # noqa: E402 (a
 from minidni.course.questions import QUESTIONS                   # noqa: E402
 from minidni.course.checker import CHECKS, EXPECTED_FILE         # noqa: E402
 from minidni.course.files import REPOSITORY                      # noqa: E402
+from minidni.course.hints import ARRAY_HINTS, VALUE_HINTS         # noqa: E402
 from minidni.course.release import exercise_name, reference_body  # noqa: E402
 from minidni.course.student_package import NOT_IN_THE_LIBRARY, PACKAGE, WITHHELD_CODE  # noqa: E402
 
@@ -149,6 +150,10 @@ def test_no_line_of_any_solution_nor_of_the_library_code_they_ask_for_is_in_the_
             text = path.read_bytes()
             leaked = {line for line in answers if line.encode() in text}
         assert not leaked, f"{path.relative_to(out)} holds a line of an answer: {sorted(leaked)}"
+    data = json.dumps(json.loads((out / EXPECTED_FILE).read_text()), ensure_ascii=False)     # "ᵀ", not "\\u1d40"
+    hints = [hint for by_output in ARRAY_HINTS.values() for mistakes in by_output.values() for _, hint in mistakes]
+    hints += [hint for mistakes in VALUE_HINTS.values() for _, hint in mistakes]
+    assert len(hints) > 40 and not [hint for hint in hints if hint in data]        # sealed: minidni.course.mistakes
 
 
 def test_the_repository_holds_each_withheld_text_once_and_every_exercise_is_withheld_or_not_in_the_library():

@@ -347,3 +347,21 @@ def test_constant_guess_error_is_one_minus_the_binomial_mode_as_counting_every_o
         chance = np.prod(np.where(outcomes == 1, p, 1 - p), axis=1)
         by_count = np.bincount(outcomes.sum(1), weights=chance)
         assert np.isclose(solutions.constant_guess_error(n, p), 1 - by_count.max(), rtol=1e-13)
+
+
+def test_a_mistake_computed_another_way_still_earns_its_hint_and_the_hint_is_sealed():
+    from minidni.course import mistakes
+    from minidni.course.checker import reference_cases
+
+    def forgets_n(z, y):                           # (softmax(z) - onehot(y)), by a log-sum-exp: other rounding
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return np.exp(log_p) - np.eye(z.shape[1])[y]
+    args, want, wrongs = reference_cases("softmax_cross_entropy_backward")[0]
+    exact = np.exp(args["z"]) / np.exp(args["z"]).sum(axis=1, keepdims=True) - np.eye(4)[args["y"]]
+    assert 0 < np.abs(forgets_n(**args) - exact).max() < 1e-14       # not the same bits, the same mistake
+    assert "forget to divide by N" in mistakes.hint("softmax_cross_entropy_backward.dz", forgets_n(**args),
+                                                    wrongs["dz"])
+    assert mistakes.hint("softmax_cross_entropy_backward.dz", 2 * forgets_n(**args), wrongs["dz"]) is None
+    assert not any("divide" in str(text) for _, text in wrongs["dz"])          # sealed: base64 of XOR
+    with pytest.raises(ExerciseError, match="did you forget to divide by N"):
+        check("softmax_cross_entropy_backward", forgets_n)

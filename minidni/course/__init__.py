@@ -18,6 +18,7 @@ In a notebook:
 | solutions | the reference answers (show_solution prints them), kept apart         |
 | checker   | check(), show_solution(), ExerciseError, the comparisons, CHECKS       |
 | files     | committed(name): the committed full runs a notebook quotes, wherever it runs |
+| mistakes  | the typical mistakes, sealed: a hint opens only to an answer that makes its mistake |
 | yours     | the student's saved answers, which the student package runs in place of the library's |
 
 In the repository the checker computes each expected output by running the reference

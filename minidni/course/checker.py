@@ -15,9 +15,10 @@ check("q_m_target", "a").
 
 Student mode: where the file named by $MINIDNI_COURSE_EXPECTED, or minidni_course_expected.json
 in the working directory (a student release puts it beside the notebooks), exists, each
-case's inputs, expected outputs and the wrong answers the hints name come from it
-(`python -m minidni course release` computes them from the reference solutions), so the
-same hints are given; the solutions themselves are not read. There an unattempted exercise
+case's inputs, expected outputs and its typical mistakes come from it (`python -m minidni course
+release` computes them from the reference solutions), so the same hints are given; the solutions
+themselves are not read. A mistake is kept sealed (minidni.course.mistakes): its hint, which may state
+the right formula, opens only to an output that makes that mistake. There an unattempted exercise
 raises NotDoneYet, which IPython shows as the one line "not done yet: <name>" and which
 stops a Run All at that cell; show_solution says that the release holds no solutions.
 """
@@ -29,7 +30,7 @@ import os
 
 import numpy as np
 
-from . import datafile, solutions, yours
+from . import datafile, mistakes, solutions, yours
 from .exercises import ARRAY_EXERCISES, VALUE_EXERCISES
 from .hints import ARRAY_HINTS, VALUE_HINTS
 from .questions import QUESTIONS, judge
@@ -103,19 +104,20 @@ def reference_cases(name):
     """[(args, want, wrongs)] of exercise `name`, from the reference solutions.
 
     args: the inputs of a case; want: the reference's outputs (a tuple for ARRAY_EXERCISES);
-    wrongs: what each hint's mistake returns on args (None where it cannot be made), with the
-    hint, as {output: [(wrong, hint)]} for ARRAY_EXERCISES and [(wrong, hint)] otherwise.
+    wrongs: each typical mistake on args, sealed (minidni.course.mistakes: its hint opens only to an
+    output that makes it), as {output: [(digest, sealed hint)]} for ARRAY_EXERCISES and
+    [(digest, sealed hint)] otherwise.
     """
     rng = np.random.default_rng(0)
     reference = getattr(solutions, name)
     if name in VALUE_EXERCISES:
-        return [(args, reference(**args), [(_hint_value(w, args), h) for w, h in VALUE_HINTS[name]])
+        return [(args, reference(**args), _sealed(name, VALUE_HINTS[name], args))
                 for args in VALUE_EXERCISES[name](rng)]
     outputs, cases = ARRAY_EXERCISES[name]
     found = []
     for inputs in cases:
         args = {k: s(rng) if callable(s) else rng.standard_normal(s) for k, s in inputs.items()}
-        wrongs = {key: [(_hint_value(f, args), h) for f, h in ARRAY_HINTS[name].get(key, ())] for key in outputs}
+        wrongs = {key: _sealed(f"{name}.{key}", ARRAY_HINTS[name].get(key, ()), args) for key in outputs}
         found.append((args, _as_tuple(reference(*args.values()), outputs, name), wrongs))
     return found
 
@@ -163,7 +165,7 @@ def _array_checker(name):
             fresh = {k: v.copy() if hasattr(v, "copy") else v for k, v in args.items()}   # yours may change them
             got = _as_tuple(_call(name, fn, fresh), outputs, name)
             for key, a, b in zip(outputs, got, want):
-                problem = _array_difference(key, a, b, wrongs[key])
+                problem = _array_difference(f"{name}.{key}", a, b, wrongs[key])
                 if problem:
                     raise ExerciseError(f"{name} on {_shapes(args)}: {problem}")
         agree = "agrees" if len(outputs) == 1 else "agree"
@@ -189,9 +191,10 @@ def _what(value):
     return f"{type(value).__name__} {_brief(value)}" if isinstance(value, (tuple, list)) else _brief(value)
 
 
-def _array_difference(key, got, want, wrongs):
-    """What is wrong with output `key`, or None when it equals `want` up to TOLERANCE; with the
-    hint of the first of `wrongs`, [(a wrong answer or None, its hint)], that `got` equals."""
+def _array_difference(label, got, want, wrongs):
+    """What is wrong with output `label` ("exercise.output"), or None when it equals `want` up to TOLERANCE;
+    with the hint of the first of `wrongs` (sealed mistakes) that `got` makes."""
+    key = label.split(".")[1]
     if isinstance(got, float):
         got = np.float64(got)              # a number computed with math or float()
     if not hasattr(got, "shape"):
@@ -210,20 +213,8 @@ def _array_difference(key, got, want, wrongs):
         problem = f"{key} differs from the reference by {error:.2g} (relative)"
     else:
         problem = f"{key} has {int((~finite).sum())} entries that are nan or inf, the reference none"
-    for wrong, hint in wrongs:
-        if wrong is not None and np.shape(wrong) == got.shape and _same_array(got, wrong):
-            return f"{problem}; {hint}"
-    return problem
-
-
-def _same_array(a, b):
-    """a equals b up to TOLERANCE, with nan and inf where b has them."""
-    a, b = to_numpy(a).astype(np.float64), to_numpy(b).astype(np.float64)
-    if not np.array_equal(np.isfinite(a), np.isfinite(b)):
-        return False
-    finite = np.isfinite(a)
-    return (np.array_equal(a[~finite], b[~finite], equal_nan=True)
-            and _relative(a[finite], b[finite]) <= TOLERANCE)
+    hint = mistakes.hint(label, got, wrongs)
+    return f"{problem}; {hint}" if hint else problem
 
 
 def _relative(a, b):
@@ -246,10 +237,15 @@ def _value_checker(name):
             got = _call(name, fn, args)
             problem = _value_difference(got, want)
             if problem:
-                hint = next((h for wrong, h in wrongs if _same_value(got, wrong)), None)
+                hint = mistakes.hint(name, got, wrongs)
                 raise ExerciseError(f"{name} on {_shapes(args)}: {problem}" + (f"; {hint}" if hint else ""))
         return f"agrees with the reference on {len(cases)} case(s)"
     return run
+
+
+def _sealed(label, hints, args):
+    """The mistakes of `hints`, [(formula, hint)], made on `args` and sealed (minidni.course.mistakes)."""
+    return mistakes.sealed(label, [(_hint_value(formula, args), hint) for formula, hint in hints])
 
 
 def _hint_value(wrong, args):
@@ -288,14 +284,6 @@ def _value_difference(got, want):
     if error <= TOLERANCE:
         return None
     return f"returned {number:.4g}, which differs from the reference by {error:.2g} (relative)"
-
-
-def _same_value(got, wrong):
-    try:
-        both_nan = math.isnan(float(got)) and math.isnan(float(wrong))
-    except (TypeError, ValueError):
-        both_nan = False
-    return wrong is not None and (both_nan or _value_difference(got, wrong) is None)
 
 
 # Every exercise: name -> run(fn), which raises ExerciseError or returns what it found right.

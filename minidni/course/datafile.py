@@ -1,7 +1,7 @@
 """The release's data file as JSON: what `check` compares with when the solutions are not there.
 
-A student release holds the expected outputs of every exercise on its fixed inputs (and the
-outputs of each typical mistake, for the hints). Nothing here is unpickled: the file is JSON,
+A student release holds the expected outputs of every exercise on its fixed inputs (and each
+typical mistake, sealed: minidni.course.mistakes). Nothing here is unpickled: the file is JSON,
 and the few types JSON lacks are written as tagged objects and built back by this module alone:
 
     NumPy array   {"$array": nested lists, "dtype": "float64", "shape": [5, 4]}

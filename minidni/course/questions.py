@@ -193,25 +193,32 @@ def digest(name, value):
     return hashlib.sha256(f"minidni:{name}:{normalise(name, value)}".encode()).hexdigest()
 
 
-def _keystream(name, normalised, n):
-    """n bytes of SHA-256 in counter mode, keyed by the question and its normalised answer."""
-    blocks = (hashlib.sha256(f"minidni-why:{name}:{normalised}:{k}".encode()).digest()
-              for k in range(n // 32 + 1))
+def _keystream(key, n):
+    """n bytes of SHA-256 in counter mode, keyed by `key` (a question and its normalised answer, "name:answer")."""
+    blocks = (hashlib.sha256(f"minidni-why:{key}:{k}".encode()).digest() for k in range(n // 32 + 1))
     return b"".join(blocks)[:n]
 
 
-def _xor(name, value, data):
-    return bytes(a ^ b for a, b in zip(data, _keystream(name, normalise(name, value), len(data))))
+def seal_with(key, text):
+    """`text` XOR the keystream of `key`, in base64: readable only to whoever knows `key`."""
+    data = text.encode()
+    return base64.b64encode(bytes(a ^ b for a, b in zip(data, _keystream(key, len(data))))).decode()
+
+
+def unseal_with(key, sealed):
+    """The text that seal_with(key, text) sealed."""
+    data = base64.b64decode(sealed)
+    return bytes(a ^ b for a, b in zip(data, _keystream(key, len(data)))).decode()
 
 
 def seal(name, value, text):
-    """`text` XOR the keystream of `name`'s answer `value`, in base64: readable only with the right answer."""
-    return base64.b64encode(_xor(name, value, text.encode())).decode()
+    """`text` sealed with question `name`'s answer `value`: readable only with the right answer."""
+    return seal_with(f"{name}:{normalise(name, value)}", text)
 
 
 def unseal(name, value, sealed):
     """The text that seal(name, value, text) sealed, given the same answer `value`."""
-    return _xor(name, value, base64.b64decode(sealed)).decode()
+    return unseal_with(f"{name}:{normalise(name, value)}", sealed)
 
 
 def judge(name, value, error=AssertionError):

@@ -12,7 +12,7 @@ that asks a concept question (`q_name = None`, minidni.course.questions) stays a
 edits it, followed by such a test cell; it holds no answer, and its check needs none. nbgrader's generate_assignment strips both
 into course/release/; `release` copies those notebooks to the student's folder with
 EXPECTED_FILE, the data of the checker's student mode (each case's inputs, expected
-outputs and the wrong answers the hints name; no solution), the committed full runs its
+outputs and the typical mistakes, their hints sealed; no solution), the committed full runs its
 notebooks quote (minidni.course.files) in DIR/figures, and DIR/package, the minidni that
 students install (`python -m pip install DIR/package`; minidni.course.student_package): the
 library with course/solutions.py reduced to stubs that raise NotImplementedError, the concept

@@ -9,8 +9,8 @@ instructor's tools (INSTRUCTORS: course/release.py and this module), and with th
 - course/solutions.py becomes `withheld_solutions(...)` of itself: the same public names, each
   function's body replaced by WITHHELD (its docstring, which states the task, is kept), and
   CONCEPT_ANSWERS and CONCEPT_WHY empty. It is generated with `ast`, so a new exercise needs no edit here.
-- course/exercises.py keeps only each exercise's outputs, and course/hints.py nothing: the cases, the
-  mistakes and their hints are in the data file, and a mistake's formula is most of an answer.
+- course/exercises.py keeps only each exercise's outputs, and course/hints.py nothing: the cases and
+  the mistakes (sealed) are in the data file, and a mistake's formula is most of an answer.
 - The library code an exercise asks for (WITHHELD_CODE: Linear.backward for linear_backward, ...) is
   replaced by a call to the student's own answer, `yours(name)` (minidni.course.yours), which
   check() saves when it passes; course/yours.py gets STUDENT_RELEASE = True and WHERE, each

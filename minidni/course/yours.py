@@ -79,7 +79,12 @@ def yours(name, like=None):
 
     def run(*args):
         namespace["np"] = array_module(*[a for a in args if hasattr(a, "shape")])   # read at call time
-        out = fn(*args)
+        try:
+            out = fn(*args)
+        except NameError as e:
+            raise NameError(f"your {name}, saved in {path}, uses {e.name!r}, which its notebook defined: "
+                            f"the library runs the function alone (with np and math), so define or import "
+                            f"{e.name!r} inside it and run its check again") from e
         if like is None:
             return out
         return tuple(_cast(o, like) for o in out) if isinstance(out, tuple) else _cast(out, like)
