@@ -7,7 +7,7 @@ python_requires and install_requires are read from the repository's setup.cfg, w
 instructor's tools (INSTRUCTORS: course/release.py and this module), and with these changes:
 
 - course/solutions.py becomes `withheld_solutions(...)` of itself: the same public names, each
-  function's body replaced by WITHHELD (its docstring, which states the task, is kept), and
+  function's docstring and body replaced by a line and WITHHELD (the notebook states the task), and
   CONCEPT_ANSWERS and CONCEPT_WHY empty. It is generated with `ast`, so a new exercise needs no edit here.
 - course/exercises.py keeps only each exercise's outputs, and course/hints.py nothing: the cases and
   the mistakes (sealed) are in the data file, and a mistake's formula is most of an answer.
@@ -42,7 +42,7 @@ WHERE_LINE = "WHERE = {} "
 WITHHELD = 'raise NotImplementedError("withheld in the student release")'
 EMPTIED = ("CONCEPT_ANSWERS", "CONCEPT_WHY")            # the concept questions' answers, and reasons that give them
 NOTE = ("Student release: every answer below is withheld (each function raises NotImplementedError;\n"
-        "CONCEPT_ANSWERS and CONCEPT_WHY are empty). The checker reads minidni_course_expected.json instead.\n\n")
+        "CONCEPT_ANSWERS and CONCEPT_WHY are empty). The checker reads minidni_course_expected.json instead.\n")
 
 YOURS = "from minidni.course.yours import yours"       # the import each withheld piece makes where it runs
 
@@ -178,19 +178,19 @@ NOT_IN_THE_LIBRARY = {
 
 def withheld_solutions(source):
     """The source of solutions.py (`source`) with every answer withheld: each top-level function keeps
-    its signature and docstring and raises NotImplementedError; CONCEPT_ANSWERS and CONCEPT_WHY are {}.
+    its signature and raises NotImplementedError; CONCEPT_ANSWERS and CONCEPT_WHY are {}.
 
-    Comments go too (ast keeps none): several explain the answer.
+    Docstrings go (the notebook's stub states the task; several of these state the answer's formula),
+    and so do comments (ast keeps none).
     """
     tree = ast.parse(source)
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
-            docstring = node.body[:1] if ast.get_docstring(node) is not None else []
-            node.body = docstring + ast.parse(WITHHELD).body
+            task = f"Withheld in the student release: exercise {node.name}, whose notebook states the task."
+            node.body = [ast.Expr(ast.Constant(task))] + ast.parse(WITHHELD).body
         elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) in EMPTIED for t in node.targets):
             node.value = ast.Dict(keys=[], values=[])
-    module_doc = ast.get_docstring(tree, clean=False) or ""
-    tree.body[:1 if module_doc else 0] = [ast.Expr(ast.Constant(NOTE + module_doc))]
+    tree.body[:1 if ast.get_docstring(tree) is not None else 0] = [ast.Expr(ast.Constant(NOTE))]
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
