@@ -35,6 +35,9 @@ MISTAKES = {
                                        "    return e / e.sum(axis=1, keepdims=True) - np.eye(z.shape[1])[y]",
                                        "did you forget to divide by N?"),
     "linear_backward": ("    return dy @ W.T, x.T @ dy, 0 * dy[0]", "db is zero"),
+    "relative_error": ("    return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b))",
+                       "when a and b are both zero"),
+    "stable_softmax": ("    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)", "exp overflows for large logits"),
     "dni_step": (reference_body("dni_step").replace("g_hat * (z1 > 0)", "g_hat"),
                  "f_1's backward runs through its ReLU"),
 }
@@ -95,6 +98,7 @@ def test_four_students_get_exactly_the_scores_their_answers_earn(released, tmp_p
             for student, bodies in STUDENTS.items() for notebook, names in exercises.items() for name in names}
     assert got == want
     assert all(got[key][0] == 0 for key in got if key[0] == "blank")
+    assert all(got[key][0] == 1 for key in got if key[0] == "right")              # every exercise, the source's answers
     feedback = (tmp_path / "feedback" / "mistakes.md").read_text()
     for name, (_, hint) in MISTAKES.items():
         assert hint in feedback, name
