@@ -179,7 +179,8 @@ from minidni.data.streams import DigitStreams
 from minidni.experiments.locking import waiting_intervals
 from minidni.gradcheck import check_module
 from minidni.models import build_mlp
-from minidni.nn import Linear, ReLU, Sequential
+from minidni.nn import Conv2d, Linear, ReLU, Sequential
+from minidni.nn.recurrent import LSTM
 from minidni.trace import Event
 from minidni.train import DNI
 from minidni.train.tbptt import SequenceCrossEntropy
@@ -193,6 +194,12 @@ for name, conditional in (("dni", False), ("cdni", True)):
     trainer = DNI(net, (6,), 3, conditional=conditional, rng=np.random.default_rng(1), diagnose_every=1)
     out[name] = [float(trainer.step(x, y)) for _ in range(4)]
     out[name + " cosine"] = [m["cosine"] for d in trainer.diagnostics for m in d["modules"]]
+out["conv"] = list(check_module(Conv2d(2, 3, 3, padding=1, rng=rng), rng.standard_normal((2, 2, 5, 5)),
+                                  rng=rng).values())
+lstm = LSTM(3, 4, rng)
+y, _ = lstm.forward(rng.standard_normal((5, 2, 3)))
+back = lstm.backward(rng.standard_normal(y.shape))
+out["lstm"] = [float((v * v).sum()) for v in [back[0], *(lstm.grads[k] for k in sorted(lstm.grads))]]
 loss = SequenceCrossEntropy()
 out["sequence"] = float(loss.forward(rng.standard_normal((3, 4, 5)), rng.integers(0, 5, (3, 4)),
                                      rng.integers(0, 2, (3, 4))))

@@ -143,8 +143,8 @@ def test_each_hint_of_a_value_exercise_is_what_its_mistake_gets(name, wrong, hin
     ("cosine", lambda a, b: np.float32((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())),
      "cosine has dtype float32, expected float64"),
     ("backprop_schedule", lambda L: "forward, backward, update",
-     r"backprop_schedule on L=4: returned 'forward, backward, update'; expected a list of 12 pairs"),
-    ("backprop_schedule", lambda L: None, r"returned None; expected a list of 12 pairs like \(0, 'forward'\)"),
+     r"backprop_schedule on L=4: returned 'forward, backward, update'; expected a list of 12 entries"),
+    ("backprop_schedule", lambda L: None, r"returned None; expected a list of 12 entries, each a tuple$"),
     ("backprop_schedule", lambda L: solutions.backprop_schedule(L)[:-1], "returned 11 entries, the reference 12$"),
     ("backprop_schedule", lambda L: [[i, k] for i, k in solutions.backprop_schedule(L)][::-1],
      r"entry 1, \(3, 'update'\), is wrong$"),
@@ -365,3 +365,25 @@ def test_a_mistake_computed_another_way_still_earns_its_hint_and_the_hint_is_sea
     assert not any("divide" in str(text) for _, text in wrongs["dz"])          # sealed: base64 of XOR
     with pytest.raises(ExerciseError, match="did you forget to divide by N"):
         check("softmax_cross_entropy_backward", forgets_n)
+
+
+def test_grading_checks_inputs_the_data_file_does_not_hold_so_a_lookup_of_its_outputs_scores_nothing():
+    import pickle
+    from minidni.course.checker import CHECKS, reference_cases, run_check
+    from minidni.course.grading import GRADING_SEED, grade
+    for name in CHECKS:
+        shown = reference_cases(name)                      # what the release's data file holds (seed 0)
+        seen = {pickle.dumps(args) for args, _, _ in shown}
+        assert any(pickle.dumps(args) not in seen for args, _, _ in reference_cases(name, GRADING_SEED)), name
+
+        def lookup(*args, shown=shown):                    # a "student" who returns the data file's outputs
+            for case, want, _ in shown:
+                if all(np.array_equal(a, b) if hasattr(b, "shape") else a == b for a, b in zip(args, case.values())):
+                    return want[0] if isinstance(want, tuple) and len(want) == 1 else want
+            raise KeyError("inputs the data file does not hold")
+        if isinstance(shown[0][1], list):                  # a list answer is kept as digests: nothing to copy
+            assert all(len(d) == 64 and int(d, 16) >= 0 for _, want, _ in shown for d in want), name
+        else:
+            run_check(name, lookup)                        # it passes the release's own check...
+        with pytest.raises(AssertionError):                # ...and fails the hidden test
+            grade(name, lookup)

@@ -24,6 +24,7 @@ stops a Run All at that cell; show_solution says that the release holds no solut
 """
 import copy
 import functools
+import hashlib
 import inspect
 import math
 import os
@@ -69,10 +70,14 @@ def check(name, fn):
     return fn
 
 
-def run_check(name, fn):
+def run_check(name, fn, seed=None):
     """Run exercise `name`'s check on `fn` in float64: what it found right, or raise ExerciseError
-    (or the NotImplementedError of a stub)."""
-    run = functools.partial(judge, name, error=ExerciseError) if name in QUESTIONS else CHECKS[_known(name)]
+    (or the NotImplementedError of a stub). seed: check on the reference's outputs for the inputs of that
+    seed, computed now (grading's hidden tests), instead of the data file's or seed 0's."""
+    if name in QUESTIONS:
+        run = functools.partial(judge, name, error=ExerciseError)
+    else:
+        run = functools.partial(CHECKS[_known(name)], seed=seed)
     old = get_dtype()
     set_dtype("float64")               # rounding then cannot hide a mistake
     try:
@@ -100,18 +105,18 @@ def _load_expected(path):
     return datafile.load(path)
 
 
-def reference_cases(name):
-    """[(args, want, wrongs)] of exercise `name`, from the reference solutions.
+def reference_cases(name, seed=0):
+    """[(args, want, wrongs)] of exercise `name`, from the reference solutions, on the inputs of `seed`.
 
     args: the inputs of a case; want: the reference's outputs (a tuple for ARRAY_EXERCISES);
     wrongs: each typical mistake on args, sealed (minidni.course.mistakes: its hint opens only to an
     output that makes it), as {output: [(digest, sealed hint)]} for ARRAY_EXERCISES and
     [(digest, sealed hint)] otherwise.
     """
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     reference = getattr(solutions, name)
     if name in VALUE_EXERCISES:
-        return [(args, reference(**args), _sealed(name, VALUE_HINTS[name], args))
+        return [(args, _kept(name, reference(**args)), _sealed(name, VALUE_HINTS[name], args))
                 for args in VALUE_EXERCISES[name](rng)]
     outputs, cases = ARRAY_EXERCISES[name]
     found = []
@@ -122,8 +127,11 @@ def reference_cases(name):
     return found
 
 
-def _cases(name):
-    """reference_cases(name), from the data file in student mode (a copy: yours may change its inputs)."""
+def _cases(name, seed=None):
+    """reference_cases(name, seed) where a seed is given; else from the data file in student mode (a copy:
+    yours may change its inputs), or reference_cases(name)."""
+    if seed is not None:
+        return reference_cases(name, seed)
     path = expected_path()
     if not path and yours.STUDENT_RELEASE:
         raise UserError(f"the student release checks {name} against its data file, {EXPECTED_FILE}: run the "
@@ -158,9 +166,10 @@ def _array_checker(name):
     """The check of an exercise of ARRAY_EXERCISES: each output's type, shape, dtype, then values."""
     outputs = ARRAY_EXERCISES[name][0]
 
-    def run(fn):
-        """Check `fn` against the reference on every case: a one-line summary, or raise ExerciseError."""
-        cases = _cases(name)
+    def run(fn, seed=None):
+        """Check `fn` against the reference on every case (of `seed`, see run_check): a one-line summary,
+        or raise ExerciseError."""
+        cases = _cases(name, seed)
         for args, want, wrongs in cases:
             fresh = {k: v.copy() if hasattr(v, "copy") else v for k, v in args.items()}   # yours may change them
             got = _as_tuple(_call(name, fn, fresh), outputs, name)
@@ -227,20 +236,32 @@ def _relative(a, b):
     return float(np.abs(a - b).max(initial=0.0) / scale) if scale > 0 else 0.0
 
 
+def _entry_digests(name, entries):
+    """SHA-256 of each entry of a list answer, salted with the exercise and the entry's place: the data file
+    keeps a schedule's entries so, not readable (each can be compared, as the message says where it differs)."""
+    return [hashlib.sha256(f"minidni-entry:{name}:{k}:{entry!r}".encode()).hexdigest() for k, entry in enumerate(entries)]
+
+
 def _value_checker(name):
     """The check of an exercise of VALUE_EXERCISES: a list must be equal, a number close."""
 
-    def run(fn):
-        """Check `fn` against the reference on every case: a one-line summary, or raise ExerciseError."""
-        cases = _cases(name)
+    def run(fn, seed=None):
+        """Check `fn` against the reference on every case (of `seed`, see run_check): a one-line summary,
+        or raise ExerciseError."""
+        cases = _cases(name, seed)
         for args, want, wrongs in cases:
             got = _call(name, fn, args)
-            problem = _value_difference(got, want)
+            problem = _value_difference(name, got, want)
             if problem:
                 hint = mistakes.hint(name, got, wrongs)
                 raise ExerciseError(f"{name} on {_shapes(args)}: {problem}" + (f"; {hint}" if hint else ""))
         return f"agrees with the reference on {len(cases)} case(s)"
     return run
+
+
+def _kept(name, want):
+    """The reference's answer as a check keeps it: a list as the digests of its entries, a number as it is."""
+    return _entry_digests(name, [mistakes.plain(tuple(entry)) for entry in want]) if isinstance(want, list) else want
 
 
 def _sealed(label, hints, args):
@@ -257,23 +278,23 @@ def _hint_value(wrong, args):
         return None
 
 
-def _value_difference(got, want):
-    """What is wrong with `got`, or None when it equals `want` (a list) or is within TOLERANCE (a number)."""
+def _value_difference(name, got, want):
+    """What is wrong with `got`, or None when it equals `want` (a list, kept as digests of its entries:
+    _entry_digests) or is within TOLERANCE (a number)."""
     if isinstance(want, list):
         try:
-            pairs = None if isinstance(got, str) else [tuple(entry) for entry in got]
+            pairs = None if isinstance(got, str) else [mistakes.plain(tuple(entry)) for entry in got]
         except TypeError:
             pairs = None
         if pairs is None:
-            what = "pairs" if len(want[0]) == 2 else "entries"
-            return f"returned {_what(got)}; expected a list of {len(want)} {what} like {want[0]!r}"
-        got = pairs
-        if got == want:
+            return f"returned {_what(got)}; expected a list of {len(want)} entries, each a tuple"
+        mine = _entry_digests(name, pairs)
+        if mine == want:
             return None
-        k = next((k for k, (a, b) in enumerate(zip(got, want)) if a != b), None)
+        k = next((k for k, (a, b) in enumerate(zip(mine, want)) if a != b), None)
         if k is None:
-            return f"returned {len(got)} entries, the reference {len(want)}"
-        return f"entry {k + 1}, {got[k]!r}, is wrong" + (f" (the {k} before it are right)" if k else "")
+            return f"returned {len(pairs)} entries, the reference {len(want)}"
+        return f"entry {k + 1}, {pairs[k]!r}, is wrong" + (f" (the {k} before it are right)" if k else "")
     try:
         number = float(got)
     except (TypeError, ValueError):

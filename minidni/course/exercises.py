@@ -8,8 +8,9 @@ a crash; the second is not, so a transposed result has the wrong shape. An outpu
 a number (shape ()): a Python float counts as a float64.
 
 VALUE_EXERCISES: the exercises whose answer is not an array: name -> a function of a
-random generator that makes the arguments of each case. A list answer must be equal; a
-number within the checker's TOLERANCE (relative).
+random generator that makes the arguments of each case. A list answer must be equal; a number
+within the checker's TOLERANCE (relative). Every exercise has a case drawn from the generator, so
+that grading's seed (minidni.course.grading) checks inputs the data file does not hold.
 """
 import numpy as np
 
@@ -76,7 +77,7 @@ def _search_records(rng, values):
 
 
 VALUE_EXERCISES = {
-    "backprop_schedule": lambda rng: [dict(L=4), dict(L=2), dict(L=6)],
+    "backprop_schedule": lambda rng: [dict(L=4), dict(L=2), dict(L=6), dict(L=int(rng.integers(7, 13)))],
     "update_wait": lambda rng: [dict(events=_one_step(solutions.backprop_schedule(4), rng), module=2),
                                 dict(events=_one_step(dni_schedule(4), rng), module=1),
                                 dict(events=_one_step(solutions.backprop_schedule(4), rng), module=0)],
@@ -85,10 +86,12 @@ VALUE_EXERCISES = {
     "stochastic_schedule": lambda rng: [dict(L=4, updates=[True, False, True, False]),
                                         dict(L=3, updates=[False, True, True]),
                                         dict(L=5, updates=[bool(u) for u in rng.random(5) < 0.5])],
-    "window_bounds": lambda rng: [dict(L=10, T=3), dict(L=8, T=4), dict(L=5, T=8)],
+    "window_bounds": lambda rng: [dict(L=10, T=3), dict(L=8, T=4), dict(L=5, T=8),
+                                  dict(L=int(rng.integers(11, 40)), T=int(rng.integers(2, 9)))],
     "relative_error": lambda rng: [dict(a=(a := rng.standard_normal((4, 3))), b=a + 1e-3 * rng.standard_normal((4, 3))),
                                    dict(a=rng.standard_normal(5), b=rng.standard_normal(5)),
                                    dict(a=np.zeros(3), b=np.zeros(3))],
-    "constant_guess_error": lambda rng: [dict(n=12, p=0.5), dict(n=4, p=0.5), dict(n=7, p=0.3), dict(n=2, p=0.7)],
+    "constant_guess_error": lambda rng: [dict(n=12, p=0.5), dict(n=4, p=0.5), dict(n=7, p=0.3), dict(n=2, p=0.7),
+                                         dict(n=int(rng.integers(3, 20)), p=float(rng.uniform(0.2, 0.8)))],
 }
 

@@ -25,7 +25,7 @@ def fingerprint(value):
     """The text of `value` that a mistake is known by; None where it has none (an object of no known kind)."""
     try:
         if isinstance(value, (list, tuple)):
-            return repr([_plain(entry) for entry in value])
+            return repr([plain(entry) for entry in value])
         a = np.asarray(to_numpy(value), dtype=np.float64)
     except (TypeError, ValueError):
         return None
@@ -37,10 +37,10 @@ def fingerprint(value):
     return f"{a.shape}:{scale:.9g}:" + ",".join(map(repr, q.ravel().tolist()))
 
 
-def _plain(entry):
+def plain(entry):
     """An entry of a list answer as plain Python: a tuple of numbers and strings, NumPy scalars unwrapped."""
     if isinstance(entry, (list, tuple)):
-        return tuple(_plain(x) for x in entry)
+        return tuple(plain(x) for x in entry)
     return entry.item() if isinstance(entry, np.generic) else entry
 
 

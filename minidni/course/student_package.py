@@ -61,6 +61,34 @@ WITHHELD_CODE = [
         dx, self.grads["W"], self.grads["b"] = yours("linear_backward", like=dy)(self.x, self.params["W"], dy)
         return dx if self.input_grad else None
 """)]),
+    ("linear_backward", "nn/recurrent.py", "the recurrent layers' weight gradients", [(
+        """        self.grads["W_x"] = self.x.reshape(T * N, -1).T @ dz2
+        self.grads["W_h"] = h_prev.reshape(T * N, -1).T @ dz2
+        self.grads["b"] = dz2.sum(axis=0)
+        return (dz2 @ self.params["W_x"].T).reshape(T, N, -1) if self.input_grad else None
+""",
+        f"""        {YOURS}
+        linear_backward = yours("linear_backward", like=dz2)              # z = x W_x + h_prev W_h + b
+        dx, self.grads["W_x"], db = linear_backward(self.x.reshape(T * N, -1), self.params["W_x"], dz2)
+        _, self.grads["W_h"], _ = linear_backward(h_prev.reshape(T * N, -1), self.params["W_h"], dz2)
+        self.grads["b"] = db
+        return dx.reshape(T, N, -1) if self.input_grad else None
+""")]),
+    ("linear_backward", "nn/conv.py", "Conv2d.backward", [(
+        """        # dW = dy cols^T, computed as (cols dy^T)^T: the same sum, and OpenBLAS runs this orientation faster
+        self.grads["W"] = (cols @ dy.T).T.reshape(W.shape)              # ((C*kh*kw, Ho*Wo*N) @ (Ho*Wo*N, F))^T
+        self.grads["b"] = dy.sum(axis=1)
+        if not self.input_grad:
+            return None
+        dcols = W.reshape(F, -1).T @ dy                                 # (C*kh*kw, F) @ (F, Ho*Wo*N)
+""",
+        f"""        {YOURS}
+        dcols_t, dW_t, self.grads["b"] = yours("linear_backward", like=dy)(cols.T, W.reshape(F, -1).T, dy.T)   # y^T = cols^T W^T
+        self.grads["W"] = dW_t.T.reshape(W.shape)
+        if not self.input_grad:
+            return None
+        dcols = dcols_t.T
+""")]),
     ("relu_backward", "nn/activations.py", "ReLU's forward and backward", [
         ('    """h = max(x, 0);  dx = dy * [x > 0]."""', '    """h = max(x, 0); its backward is your relu_backward."""'),
         ("""        h = array_module(x).maximum(x, 0)     # one fast pass; x * (x > 0) casts the mask to float first
