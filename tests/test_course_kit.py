@@ -180,10 +180,11 @@ from minidni.experiments.locking import waiting_intervals
 from minidni.gradcheck import check_module
 from minidni.models import build_mlp
 from minidni.nn import Conv2d, Linear, ReLU, Sequential
-from minidni.nn.recurrent import LSTM
+from minidni.data.tasks import CopyTask
+from minidni.nn.recurrent import LSTM, SequenceModel
 from minidni.trace import Event
 from minidni.train import DNI
-from minidni.train.tbptt import SequenceCrossEntropy
+from minidni.train.tbptt import TBPTT, SequenceCrossEntropy
 minidni.set_dtype("float64")
 rng = np.random.default_rng(0)
 x, y = rng.standard_normal((32, 6)), rng.integers(0, 3, 32)
@@ -200,6 +201,10 @@ lstm = LSTM(3, 4, rng)
 y, _ = lstm.forward(rng.standard_normal((5, 2, 3)))
 back = lstm.backward(rng.standard_normal(y.shape))
 out["lstm"] = [float((v * v).sum()) for v in [back[0], *(lstm.grads[k] for k in sorted(lstm.grads))]]
+task = CopyTask(bits=1)
+tokens, targets, mask = task.batch(4, 3, np.random.default_rng(2))
+tbptt = TBPTT(SequenceModel(task.n_in, task.n_out, 8, np.random.default_rng(3)), 3, "dni-aux", rng=np.random.default_rng(3))
+out["tbptt"] = [float(tbptt.sequence(tokens, targets, mask)) for _ in range(3)] + [float(tbptt.aux_loss)]
 loss = SequenceCrossEntropy()
 out["sequence"] = float(loss.forward(rng.standard_normal((3, 4, 5)), rng.integers(0, 5, (3, 4)),
                                      rng.integers(0, 2, (3, 4))))

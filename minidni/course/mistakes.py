@@ -1,6 +1,6 @@
 """The typical mistakes, sealed: a hint is readable only to an answer that makes its mistake.
 
-A hint often states the right formula ("dz = (softmax(z) - onehot(y)) / N"), and the data file of a
+A hint often states the right formula (after "did you forget to divide by N?" comes dz), and the data file of a
 student release is a file anyone can read. So a case's typical mistakes are kept as
 (digest, sealed hint) pairs: the SHA-256 of the wrong output's fingerprint, and the hint sealed
 with that fingerprint (questions.seal_with). The checker fingerprints your output; where it is a

@@ -112,19 +112,22 @@ WITHHELD_CODE = [
         f"""    {YOURS}
     return float(yours("relative_error")(a, b))
 """)]),
-    ("stable_softmax", "losses.py", "SoftmaxCrossEntropy.forward", [(
+    ("stable_softmax", "losses.py", "SoftmaxCrossEntropy.forward", [
+        ("from .backend import array_module\n", "import numpy as np\n\nfrom .backend import array_module\n"), (
         """        shifted = z - z.max(axis=1, keepdims=True)          # stable: exp never overflows
         log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 """,
         f"""        {YOURS}
-        log_p = xp.log(yours("stable_softmax", like=z)(z))
+        with np.errstate(divide="ignore"):                   # log 0 = -inf where a probability underflows
+            log_p = xp.log(yours("stable_softmax", like=z)(z))
 """)]),
     ("stable_softmax", "train/tbptt.py", "SequenceCrossEntropy.forward", [(
         """        shifted = z - z.max(axis=1, keepdims=True)
         log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 """,
         f"""        {YOURS}
-        log_p = xp.log(yours("stable_softmax", like=z)(z))
+        with np.errstate(divide="ignore"):                   # log 0 = -inf where a probability underflows
+            log_p = xp.log(yours("stable_softmax", like=z)(z))
 """)]),
     ("softmax_cross_entropy_backward", "losses.py", "SoftmaxCrossEntropy.backward", [
         ("    backward() -> dz = (softmax(z) - onehot(y)) / N, shape (N, C).",
@@ -147,6 +150,15 @@ WITHHELD_CODE = [
          f"""        {YOURS}
         d = yours("softmax_cross_entropy_backward", like=self.log_p)(self.log_p.copy(), self.y.copy()) * len(self.y)
 """)]),
+    ("m_loss_and_grad", "train/tbptt.py", "TBPTT's auxiliary task", [(
+        """        self.aux_loss = self.aux_weight * (diff * diff).sum() / (Tw * n)      # sum over units
+        return self.aux.backward(self.aux_weight * 2 * diff / (Tw * n)).reshape(Tw, n, H)
+""",
+        f"""        {YOURS}
+        loss, d_pred = yours("m_loss_and_grad", like=diff)(diff, 0 * diff)   # the paper's L2 of diff against 0
+        self.aux_loss = self.aux_weight * loss
+        return self.aux.backward(self.aux_weight * d_pred).reshape(Tw, n, H)
+""")]),
     ("update_wait", "experiments/locking.py", "experiments.locking.waiting_intervals", [(
         """    forward_end, out = {}, {}
     for e in events_of(trace_or_events, steps):
@@ -167,9 +179,13 @@ WITHHELD_CODE = [
     ("cosine", "synthetic.py", "synthetic.gradient_agreement", [
         ("    cos = <g_hat, delta> / (|g_hat| |delta|) (0 where either is 0),",
          "    the cosine of the two (your cosine; 0 where either is 0),"),
-        ("""    return {"cosine": gd / math.sqrt(gg * dd) if gg > 0 and dd > 0 else 0.0,""",
+        ("""    gd, gg, dd = (float(to_numpy((a * b).sum())) for a, b in ((g_hat, delta), (g_hat, g_hat), (delta, delta)))
+    return {"cosine": gd / math.sqrt(gg * dd) if gg > 0 and dd > 0 else 0.0,
+            "relative_error": math.sqrt(max(gg - 2 * gd + dd, 0.0) / dd) if dd > 0 else 0.0}""",
          f"""    {YOURS}
-    return {{"cosine": float(yours("cosine")(g_hat, delta)) if gg > 0 and dd > 0 else 0.0,""")]),
+    gg, dd, ee = (float(to_numpy((a * a).sum())) for a in (g_hat, delta, g_hat - delta))
+    return {{"cosine": float(yours("cosine")(g_hat, delta)) if gg > 0 and dd > 0 else 0.0,
+            "relative_error": math.sqrt(ee / dd) if dd > 0 else 0.0}}""")]),
     ("cdni_prediction", "synthetic.py", "SyntheticModel.forward", [(
         """            bias = self.V[c]                                  # (N, width): one learned vector per class
 """,
@@ -194,9 +210,8 @@ NOT_IN_THE_LIBRARY = {
     "backprop_schedule": "reads Backprop.step, which 01 prints, into the events it runs: the code is the question",
     "stochastic_schedule": "reads DNI.step, which 04 prints, into the events of one step with update_prob < 1",
     "window_bounds": "reads TBPTT.sequence, which 06 prints just before, into the windows it cuts",
-    "m_loss_and_grad": "the paper's L_M, the squared norm per sample averaged over the batch; minidni's MSE "
-                       "averages over all N x D entries, a factor D apart",
-    "input_model_grads": "the paper's L2 for I, as m_loss_and_grad; Regressor.fit composes MSE and Linear.backward",
+    "input_model_grads": "the paper's L2 for I (a sample's squared norm, batch-averaged); Regressor.fit composes "
+                         "minidni's MSE, a mean over all N x D entries (a factor D apart), and Linear.backward",
     "dni_step": "one DNI step in arrays; DNI.step composes module methods, whose arithmetic is withheld above",
     "choose_on_validation": "the experiments' reasoning, written out",
     "window_backward": "a scalar linear core; the library's recurrent cores are an LSTM and a tanh RNN",
