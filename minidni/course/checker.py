@@ -96,8 +96,8 @@ def show_solution(name):
 
 def expected_path():
     """The data file of student mode ($MINIDNI_COURSE_EXPECTED, else EXPECTED_FILE here), or None."""
-    path = os.environ.get(EXPECTED_ENV) or EXPECTED_FILE
-    return path if os.path.exists(path) else None
+    path = yours.data_file()
+    return str(path) if path.exists() else None
 
 
 @functools.lru_cache(maxsize=4)
@@ -239,7 +239,8 @@ def _relative(a, b):
 def _entry_digests(name, entries):
     """SHA-256 of each entry of a list answer, salted with the exercise and the entry's place: the data file
     keeps a schedule's entries so, not readable (each can be compared, as the message says where it differs)."""
-    return [hashlib.sha256(f"minidni-entry:{name}:{k}:{entry!r}".encode()).hexdigest() for k, entry in enumerate(entries)]
+    return [hashlib.sha256(f"minidni-entry:{name}:{k}:{entry!r}".encode()).hexdigest()
+            for k, entry in enumerate(entries)]
 
 
 def _value_checker(name):

@@ -16,7 +16,7 @@ outputs and the typical mistakes, their hints sealed; no solution), the committe
 notebooks quote (minidni.course.files) in DIR/figures, and DIR/package, the minidni that
 students install (`python -m pip install DIR/package`; minidni.course.student_package): the
 library with course/solutions.py reduced to stubs that raise NotImplementedError, the concept
-questions' answers, the exercises' inputs and the hints' formulas left out, and the library code
+questions' answers, the exercises' input generators and the hints' formulas left out, and the library code
 an exercise asks for (Linear.backward for linear_backward, ...) replaced by a call to the
 student's own answer, which check() saves to DIR/my_answers (minidni.course.yours). A notebook
 that needs a piece whose exercise is not done yet stops there, with one line naming it.

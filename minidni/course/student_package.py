@@ -45,6 +45,10 @@ NOTE = ("Student release: every answer below is withheld (each function raises N
         "CONCEPT_ANSWERS and CONCEPT_WHY are empty). The checker reads minidni_course_expected.json instead.\n")
 
 YOURS = "from minidni.course.yours import yours"       # the import each withheld piece makes where it runs
+YOUR_LOG_SOFTMAX = f"""        {YOURS}
+        with np.errstate(divide="ignore"):                   # log 0 = -inf where a probability underflows
+            log_p = xp.log(yours("stable_softmax", like=z)(z))
+"""                                                            # both softmax cross-entropies' forward
 
 # The library code the exercises ask for, withheld: (exercise, file under minidni/, the piece, [(the library's
 # text, what replaces it)]). Each text must occur exactly once in its file (build says which one no longer does). What
@@ -117,18 +121,12 @@ WITHHELD_CODE = [
         """        shifted = z - z.max(axis=1, keepdims=True)          # stable: exp never overflows
         log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 """,
-        f"""        {YOURS}
-        with np.errstate(divide="ignore"):                   # log 0 = -inf where a probability underflows
-            log_p = xp.log(yours("stable_softmax", like=z)(z))
-""")]),
+        YOUR_LOG_SOFTMAX)]),
     ("stable_softmax", "train/tbptt.py", "SequenceCrossEntropy.forward", [(
         """        shifted = z - z.max(axis=1, keepdims=True)
         log_p = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 """,
-        f"""        {YOURS}
-        with np.errstate(divide="ignore"):                   # log 0 = -inf where a probability underflows
-            log_p = xp.log(yours("stable_softmax", like=z)(z))
-""")]),
+        YOUR_LOG_SOFTMAX)]),
     ("softmax_cross_entropy_backward", "losses.py", "SoftmaxCrossEntropy.backward", [
         ("    backward() -> dz = (softmax(z) - onehot(y)) / N, shape (N, C).",
          "    backward() -> dz = dL/dz: (N, C), your softmax_cross_entropy_backward."),
@@ -169,12 +167,12 @@ WITHHELD_CODE = [
     return out
 """,
         f"""    {YOURS}
-    events, out = list(events_of(trace_or_events, steps)), {{}}
-    for e in events:
-        if e.kind == "update":
-            wait = yours("update_wait")([f for f in events if f.step == e.step], e.module)
-            out[e.module, e.step] = (e.start - wait, e.start)
-    return out
+    by_step = {{}}                                             # step -> its events, in order
+    for e in events_of(trace_or_events, steps):
+        by_step.setdefault(e.step, []).append(e)
+    wait = yours("update_wait")
+    return {{(e.module, e.step): (e.start - wait(one, e.module), e.start)
+            for one in by_step.values() for e in one if e.kind == "update"}}
 """)]),
     ("cosine", "synthetic.py", "synthetic.gradient_agreement", [
         ("    cos = <g_hat, delta> / (|g_hat| |delta|) (0 where either is 0),",
@@ -264,32 +262,34 @@ HINTS_WITHHELD = ('"""Student release: the hints and the mistakes they name are 
                   'is most of an answer)."""\nARRAY_HINTS = {}\nVALUE_HINTS = {}\n')
 
 
-def notebook_of(name):
-    """The tutorial whose exercise cell defines `name` (its file name without .ipynb)."""
-    found = [p.stem for p in sorted(TUTORIALS.glob("*.ipynb")) if f'"def {name}(' in p.read_text()]
-    return found[0] if found else "its notebook"
+def notebooks_of(names):
+    """{name: the tutorial whose exercise cell defines it (its file name without .ipynb)}, each tutorial read once."""
+    texts = {p.stem: p.read_text() for p in sorted(TUTORIALS.glob("*.ipynb"))}
+    return {name: next((stem for stem, text in texts.items() if f'"def {name}(' in text), "its notebook")
+            for name in names}
 
 
 def withhold_code(package):
     """Replace each text of WITHHELD_CODE in `package` (a copy of minidni) and fill in its course/yours.py."""
     for name, file, _, replacements in WITHHELD_CODE:
-        path = package / file
-        text = path.read_text()
-        for old, new in replacements:
-            if text.count(old) != 1:
-                raise RuntimeError(f"student_package.WITHHELD_CODE ({name}): minidni/{file} holds {text.count(old)} "
-                                   f"copies of the text to withhold, not 1; update the table to the library:\n{old}")
-            text = text.replace(old, new)
-        path.write_text(text)
+        _replace_once(package / file, replacements, f"student_package.WITHHELD_CODE ({name})")
+    notebooks = notebooks_of({name for name, *_ in WITHHELD_CODE})
     where = {}
     for name, _, piece, _ in WITHHELD_CODE:
-        where.setdefault(name, (piece, notebook_of(name)))
-    path = package / "course" / "yours.py"
+        where.setdefault(name, (piece, notebooks[name]))
+    flags = [(STUDENT_RELEASE_LINE, STUDENT_RELEASE_LINE.replace("False", "True")),
+             (WHERE_LINE, WHERE_LINE.replace("{}", repr(where)))]
+    _replace_once(package / "course" / "yours.py", flags, "student_package's lines of course/yours.py")
+
+
+def _replace_once(path, replacements, who):
+    """Replace each (old, new) of `replacements` in the file at `path`; raise RuntimeError where `old` does not
+    occur exactly once there (the library changed: `who` must follow it)."""
     text = path.read_text()
-    for old, new in ((STUDENT_RELEASE_LINE, STUDENT_RELEASE_LINE.replace("False", "True")),
-                     (WHERE_LINE, WHERE_LINE.replace("{}", repr(where)))):
+    for old, new in replacements:
         if text.count(old) != 1:
-            raise RuntimeError(f"minidni/course/yours.py no longer holds the line {old!r}")
+            raise RuntimeError(f"{who}: {path} holds {text.count(old)} copies of the text to replace, not 1; "
+                               f"update {who} to the library:\n{old}")
         text = text.replace(old, new)
     path.write_text(text)
 

@@ -8,7 +8,10 @@ as CS231n's assignments have you fill in layers.py before the networks that use 
 
 `check(name, fn)` saves an answer that passes to DIR/my_answers/<name>.py (`save`), and `yours(name)`
 runs it from there in every later notebook. Until you have answered it, the piece stops the notebook
-with one line that names the exercise and its notebook (AnswerMissing).
+with one line that names the exercise and its notebook (AnswerMissing). A kernel reads the saved
+answers once, as it imports a module (the layers call yours() at every backward, so no file is
+read or listed there); it reads them again after its own check() saves one, or when it asks for one
+it does not hold yet. An answer changed in another notebook reaches a running kernel after a restart.
 
 In the repository (the instructor's minidni, and nbgrader's grading) nothing here runs: the library
 is whole, STUDENT_RELEASE is False, and `save` writes nothing. The student package's copy of this
@@ -40,9 +43,14 @@ class AnswerMissing(Exception):
         return [self.args[0]]
 
 
+def data_file():
+    """The data file of student mode: $MINIDNI_COURSE_EXPECTED, else EXPECTED_FILE in the working directory."""
+    return Path(os.environ.get(EXPECTED_ENV) or EXPECTED_FILE)
+
+
 def folder():
-    """DIR/my_answers: beside the data file of student mode ($MINIDNI_COURSE_EXPECTED, else the working directory's)."""
-    return Path(os.environ.get(EXPECTED_ENV) or EXPECTED_FILE).resolve().parent / ANSWERS
+    """DIR/my_answers, beside the data file."""
+    return data_file().resolve().parent / ANSWERS
 
 
 def save(name, fn):
@@ -60,6 +68,7 @@ def save(name, fn):
     path = folder() / f"{name}.py"
     path.parent.mkdir(exist_ok=True)
     path.write_text(source)
+    _answers.cache_clear()                 # the next yours() reads it
     return path
 
 
@@ -69,12 +78,14 @@ def yours(name, like=None):
 
     Raises AnswerMissing where it has not been answered (saved by check) yet.
     """
-    path = folder() / f"{name}.py"
-    if not path.is_file():
+    namespace = _answers(os.environ.get(EXPECTED_ENV), os.getcwd())
+    if name not in namespace:              # answered since, in another notebook's kernel?
+        _answers.cache_clear()
+        namespace = _answers(os.environ.get(EXPECTED_ENV), os.getcwd())
+    if name not in namespace:
         piece, notebook = WHERE.get(name, ("this piece of minidni", "its notebook"))
         raise AnswerMissing(f"not answered yet: {name}. In the student release {piece} runs your {name}, "
-                            f"the exercise of {notebook}: do it there (check() saves it to {path})")
-    namespace = _answers(path.parent, tuple((p.name, p.stat().st_mtime_ns) for p in sorted(path.parent.glob("*.py"))))
+                            f"the exercise of {notebook}: do it there (check() saves it to {folder() / name}.py)")
     fn = namespace[name]
 
     def run(*args):
@@ -82,7 +93,7 @@ def yours(name, like=None):
         try:
             out = fn(*args)
         except NameError as e:
-            raise NameError(f"your {name}, saved in {path}, uses {e.name!r}, which its notebook defined: "
+            raise NameError(f"your {name}, saved in {folder() / name}.py, uses {e.name!r}, which its notebook defined: "
                             f"the library runs the function alone (with np and math), so define or import "
                             f"{e.name!r} inside it and run its check again") from e
         if like is None:
@@ -92,11 +103,11 @@ def yours(name, like=None):
 
 
 @functools.lru_cache(maxsize=1)
-def _answers(where, files):
-    """One namespace with every answer saved in `where` (`files`: their names and times): one may call another."""
+def _answers(env, cwd):
+    """One namespace with every answer saved in folder(), so that one may call another. env and cwd, what
+    folder() is found from, are the cache's key; save() clears it."""
     namespace = {"np": numpy, "math": math}
-    for name, _ in files:
-        path = where / name
+    for path in sorted(folder().glob("*.py")):
         exec(compile(path.read_text(), str(path), "exec"), namespace)
     return namespace
 
